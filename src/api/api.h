@@ -1,0 +1,47 @@
+/*
+ * api.h - the HTTP handlers and the routes table that lists them.
+ *
+ * One file per resource: auth.c (sign-in, tokens, users), entries.c (time
+ * entries and the catalogue), pages.c (HTML pages, health). Handlers get a
+ * request whose route flags the dispatcher has already enforced.
+ */
+#ifndef TT_API_H
+#define TT_API_H
+
+#include <jansson.h>
+
+#include "http/http.h"
+
+extern const route api_routes[];
+
+/* Shared renderers. */
+json_t *api_time(int64_t t);          /* "YYYY-MM-DDTHH:MM:SSZ", or null for 0 */
+json_t *api_user(const user_rec *u);  /* public profile: never the password hash */
+
+/* auth.c */
+void h_login(http_req *req);
+void h_logout(http_req *req);
+void h_me(http_req *req);
+void h_tokens_create(http_req *req);
+void h_tokens_list(http_req *req);
+void h_tokens_revoke(http_req *req);
+void h_users_list(http_req *req);
+void h_users_create(http_req *req);
+
+/* entries.c */
+void h_entries_list(http_req *req);
+void h_entries_get(http_req *req);
+void h_entries_create(http_req *req);
+void h_entries_update(http_req *req);
+void h_entries_delete(http_req *req);
+void h_clients_list(http_req *req);
+void h_projects_list(http_req *req);
+void h_tasks_list(http_req *req);
+void h_tags_list(http_req *req);
+
+/* pages.c */
+void h_healthz(http_req *req);
+void h_login_page(http_req *req);
+void h_index_page(http_req *req);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * routes.c - every endpoint, in one table. The dispatcher (http/server.c)
+ * enforces the flags; see http.h for their meaning. Unsafe methods on
+ * authenticated routes always carry R_CSRF.
+ */
+#include "api/api.h"
+
+#define API (R_AUTH | R_CSRF)
+
+const route api_routes[] = {
+	{ "GET", "/healthz", h_healthz, 0 },
+	{ "GET", "/login", h_login_page, 0 },
+	{ "POST", "/login", h_login, R_JSON | R_FORM },
+	{ "POST", "/logout", h_logout, API | R_FORM },
+	{ "GET", "/", h_index_page, R_AUTH | R_PAGE },
+
+	{ "GET", "/api/me", h_me, R_AUTH },
+	{ "POST", "/api/tokens", h_tokens_create, API | R_JSON },
+	{ "GET", "/api/tokens", h_tokens_list, R_AUTH },
+	{ "DELETE", "/api/tokens/{id}", h_tokens_revoke, API },
+	{ "GET", "/api/users", h_users_list, R_ADMIN },
+	{ "POST", "/api/users", h_users_create, R_ADMIN | R_CSRF | R_JSON },
+
+	{ "GET", "/api/entries", h_entries_list, R_AUTH },
+	{ "POST", "/api/entries", h_entries_create, API | R_JSON },
+	{ "GET", "/api/entries/{id}", h_entries_get, R_AUTH },
+	{ "PUT", "/api/entries/{id}", h_entries_update, API | R_JSON },
+	{ "DELETE", "/api/entries/{id}", h_entries_delete, API },
+	{ "GET", "/api/clients", h_clients_list, R_AUTH },
+	{ "GET", "/api/projects", h_projects_list, R_AUTH },
+	{ "GET", "/api/tasks", h_tasks_list, R_AUTH },
+	{ "GET", "/api/tags", h_tags_list, R_AUTH },
+	{ NULL, NULL, NULL, 0 },
+};

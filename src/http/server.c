@@ -1,0 +1,833 @@
+/*
+ * server.c - libmicrohttpd glue and the dispatcher (see http.h).
+ *
+ * Life of a request: MHD calls on_request() first with the headers only.
+ * There we match the route (404 / 405), resolve who is asking (session
+ * cookie or Bearer token), enforce R_AUTH / R_ADMIN / R_CSRF, and refuse
+ * oversized or wrongly typed bodies before reading them. Following calls
+ * append the body (capped). The last call parses the body, runs the
+ * handler and queues the response with the security headers. on_completed()
+ * writes the access log line and frees the request and its arena.
+ */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "util/alloc.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+struct http_server {
+	struct MHD_Daemon *d;
+	const route *routes;
+	store *store;
+	int listen_fd;
+	int port;
+	atomic_int inflight;
+};
+
+struct http_arena_block {
+	struct http_arena_block *next;
+	max_align_t data[];
+};
+
+static const char *CSP =
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- arena ---- */
+
+void *http_alloc(http_req *req, size_t n)
+{
+	struct http_arena_block *b = xmalloc(sizeof(*b) + n);
+
+	b->next = req->arena;
+	req->arena = b;
+	return b->data;
+}
+
+char *http_strdup(http_req *req, const char *s)
+{
+	size_t n = strlen(s);
+	char *p = http_alloc(req, n + 1);
+
+	memcpy(p, s, n + 1);
+	return p;
+}
+
+char *http_printf(http_req *req, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *p;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	p = http_alloc(req, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+static void req_free(http_req *req)
+{
+	struct http_arena_block *b, *next;
+
+	for (b = req->arena; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	if (req->json)
+		json_decref(req->json);
+	free(req->body);
+	free(req->resp_body);
+	crypto_wipe(&req->session, sizeof(req->session));
+	free(req);
+}
+
+/* ---- request accessors ---- */
+
+const char *http_query(http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->mhd, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->mhd, MHD_HEADER_KIND, name);
+}
+
+const char *http_cookie(http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->mhd, MHD_COOKIE_KIND, name);
+}
+
+const char *http_form(http_req *req, const char *name)
+{
+	for (struct http_header *h = req->form; h; h = h->next)
+		if (!strcmp(h->name, name))
+			return h->value;
+	return NULL;
+}
+
+bool http_is_admin(const http_req *req)
+{
+	return req->via != AUTH_NONE && req->user.is_admin;
+}
+
+/* ---- responses ---- */
+
+void http_add_header(http_req *req, const char *name, const char *value)
+{
+	struct http_header *h = http_alloc(req, sizeof(*h));
+	struct http_header **tail = &req->resp_headers;
+
+	h->name = http_strdup(req, name);
+	h->value = http_strdup(req, value);
+	h->next = NULL;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = h;
+}
+
+void http_reply_data(http_req *req, int status, const char *content_type, const void *data,
+		     size_t len)
+{
+	free(req->resp_body);
+	req->resp_body = xmalloc(len + 1);
+	memcpy(req->resp_body, data, len);
+	req->resp_body[len] = '\0';
+	req->resp_len = len;
+	req->status = status;
+	req->content_type = content_type;
+	req->replied = true;
+}
+
+void http_reply_json(http_req *req, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+	json_decref(body);
+	if (!s) {
+		http_reply_data(req, 500, "application/json",
+				"{\"success\":false,\"error\":\"internal error\",\"code\":\"internal_error\"}",
+				66);
+		return;
+	}
+	free(req->resp_body);
+	req->resp_body = s;
+	req->resp_len = strlen(s);
+	req->status = status;
+	req->content_type = "application/json; charset=utf-8";
+	req->replied = true;
+}
+
+void http_reply_html(http_req *req, int status, const char *html)
+{
+	http_reply_data(req, status, "text/html; charset=utf-8", html, strlen(html));
+}
+
+static void html_escape(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 7 < size; s++) {
+		const char *rep = NULL;
+
+		switch (*s) {
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '&': rep = "&amp;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
+		}
+		if (rep) {
+			size_t l = strlen(rep);
+
+			memcpy(out + n, rep, l);
+			n += l;
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n] = '\0';
+}
+
+void http_reply_error(http_req *req, int status, const char *code, const char *field,
+		      const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (req->api) {
+		json_t *o = json_pack("{s:b, s:s, s:s}", "success", 0, "error", msg, "code", code);
+
+		if (field && *field)
+			json_object_set_new(o, "field", json_string(field));
+		http_reply_json(req, status, o);
+	} else {
+		char esc[1300];
+		char *page;
+
+		html_escape(esc, sizeof(esc), msg);
+		page = xasprintf("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+				 "<title>%d</title></head><body><h1>%d</h1><p>%s</p>"
+				 "<p><a href=\"/\">Back to TimeTracker</a></p></body></html>",
+				 status, status, esc);
+		http_reply_html(req, status, page);
+		free(page);
+	}
+}
+
+void http_reply_tt_error(http_req *req, const tt_error *err)
+{
+	int status = tt_rc_http_status(err->rc ? err->rc : TT_EINTERNAL);
+
+	if (status == 503)
+		http_add_header(req, "Retry-After", "5");
+	if (status >= 500 && err->rc != TT_EBUSY) {
+		/* The detail stays in the log; the client gets no internals. */
+		log_error("%s %s: %s", req->method, req->path, err->msg);
+		http_reply_error(req, status, "internal_error", NULL,
+				 "an internal error occurred; the server log has the details");
+		return;
+	}
+	http_reply_error(req, status, err->code[0] ? err->code : tt_rc_code(err->rc), err->field,
+			 "%s", err->msg[0] ? err->msg : "request failed");
+}
+
+void http_redirect(http_req *req, int status, const char *location)
+{
+	http_add_header(req, "Location", location);
+	http_reply_data(req, status, "text/plain; charset=utf-8", "", 0);
+}
+
+char *http_urlencode(http_req *req, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = http_alloc(req, strlen(s) * 3 + 1);
+	char *p = out;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			*p++ = (char)ch;
+		} else {
+			*p++ = '%';
+			*p++ = hex[ch >> 4];
+			*p++ = hex[ch & 15];
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+/* ---- routing ---- */
+
+/* Matches path against pattern; fills params for {id} segments. */
+static bool path_match(const char *pattern, const char *path, int64_t *params, int *nparams)
+{
+	const char *p = pattern, *s = path;
+
+	*nparams = 0;
+	while (*p && *s) {
+		if (*p == '{') {
+			int64_t v = 0;
+			const char *start = s;
+
+			while (*p && *p != '}')
+				p++;
+			if (*p)
+				p++;
+			while (*s >= '0' && *s <= '9') {
+				if (v > (INT64_MAX - 9) / 10)
+					return false;
+				v = v * 10 + (*s - '0');
+				s++;
+			}
+			if (s == start || v <= 0 || (*s && *s != '/') || *nparams >= HTTP_MAX_PARAMS)
+				return false;
+			params[(*nparams)++] = v;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	return !*p && !*s;
+}
+
+/* Finds the route; *allow receives the methods of a path match with another method. */
+static const route *route_find(const route *routes, const char *method, const char *path,
+			       http_req *req, char *allow, size_t allow_size)
+{
+	int64_t params[HTTP_MAX_PARAMS];
+	int n;
+
+	allow[0] = '\0';
+	if (!strcmp(method, "HEAD"))
+		method = "GET";
+	for (const route *r = routes; r->method; r++) {
+		if (!path_match(r->pattern, path, params, &n))
+			continue;
+		if (!strcmp(r->method, method)) {
+			memcpy(req->params, params, sizeof(params));
+			req->nparams = n;
+			return r;
+		}
+		if (!strstr(allow, r->method)) {
+			size_t l = strlen(allow);
+
+			snprintf(allow + l, allow_size - l, "%s%s", l ? ", " : "", r->method);
+		}
+	}
+	return NULL;
+}
+
+static bool is_unsafe(const char *method)
+{
+	return strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS");
+}
+
+static bool content_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+
+	return ct && !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Resolves the session cookie or Bearer token. 0, or replied with an error. */
+static int authenticate(http_req *req)
+{
+	const char *authz = http_header(req, "Authorization");
+	tt_error err;
+	int rc;
+
+	tt_error_init(&err);
+	if (authz && !strncasecmp(authz, "Bearer ", 7)) {
+		token_rec tok;
+
+		rc = auth_bearer(req->db, authz + 7, &req->user, &tok, &err);
+		if (rc) {
+			http_reply_tt_error(req, &err);
+			return -1;
+		}
+		req->via = AUTH_BEARER;
+		return 0;
+	}
+	if (authz) {
+		http_reply_error(req, 401, "invalid_token", NULL,
+				 "unsupported Authorization scheme; use Bearer tt_...");
+		return -1;
+	}
+	if (http_cookie(req, "session")) {
+		rc = auth_session(req->db, http_cookie(req, "session"), &req->user, &req->session, &err);
+		if (rc == 0) {
+			req->via = AUTH_COOKIE;
+			return 0;
+		}
+		if (rc != TT_EAUTH) {
+			http_reply_tt_error(req, &err);
+			return -1;
+		}
+	}
+	return 0; /* anonymous */
+}
+
+static bool csrf_ok(http_req *req, const char *given)
+{
+	return given && *given && crypto_str_equal(given, req->session.csrf_token);
+}
+
+/* Header phase: everything that can be decided before the body arrives. */
+static void dispatch_headers(struct http_server *srv, http_req *req)
+{
+	char allow[64];
+	const char *ct;
+	const char *cl;
+	const route *r;
+	tt_error err;
+
+	req->api = !strncmp(req->path, "/api/", 5) || !strcmp(req->path, "/api");
+	r = route_find(srv->routes, req->method, req->path, req, allow, sizeof(allow));
+	if (!r) {
+		if (allow[0]) {
+			http_add_header(req, "Allow", allow);
+			http_reply_error(req, 405, "method_not_allowed", NULL,
+					 "%s is not allowed on %s (allowed: %s)", req->method,
+					 req->path, allow);
+		} else {
+			http_reply_error(req, 404, "not_found", NULL, "no such page: %s", req->path);
+		}
+		return;
+	}
+	req->route = r;
+	ct = http_header(req, "Content-Type");
+	if ((r->flags & R_FORM) && content_type_is(ct, "application/x-www-form-urlencoded"))
+		req->is_form = true;
+	/* Errors are JSON for the API and for non-form posts, HTML for pages and forms. */
+	req->api = req->api || (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && !req->is_form);
+
+	tt_error_init(&err);
+	req->db = store_conn_get(srv->store, &err);
+	if (!req->db) {
+		http_reply_tt_error(req, &err);
+		return;
+	}
+	if (authenticate(req))
+		return;
+	if ((r->flags & (R_AUTH | R_ADMIN)) && req->via == AUTH_NONE) {
+		if (r->flags & R_PAGE) {
+			char *next = http_urlencode(req, req->path);
+
+			http_redirect(req, 303, http_printf(req, "/login?next=%s", next));
+			return;
+		}
+		http_reply_error(req, 401, "unauthorized", NULL, "sign in first");
+		return;
+	}
+	if ((r->flags & R_ADMIN) && !req->user.is_admin) {
+		http_reply_error(req, 403, "forbidden", NULL, "only administrators may do this");
+		return;
+	}
+	if ((r->flags & R_CSRF) && req->via == AUTH_COOKIE && is_unsafe(req->method)) {
+		const char *t = http_header(req, "X-CSRF-Token");
+
+		if (!t)
+			t = http_header(req, "X-CSRFToken");
+		if (!t && (r->flags & (R_FORM | R_UPLOAD))) {
+			req->csrf_deferred = true; /* may come as a form field */
+		} else if (!csrf_ok(req, t)) {
+			http_reply_error(req, 403, "csrf_failed", NULL,
+					 "missing or wrong CSRF token: send the X-CSRF-Token header");
+			return;
+		}
+	}
+
+	cl = http_header(req, "Content-Length");
+	if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_JSON && !(r->flags & R_UPLOAD)) {
+		http_reply_error(req, 413, "too_large", NULL, "the request body is larger than %d bytes",
+				 HTTP_MAX_JSON);
+		return;
+	}
+	if (!req->is_form && (r->flags & R_JSON) && ct && !content_type_is(ct, "application/json"))
+		http_reply_error(req, 415, "unsupported_media_type", NULL,
+				 "send the body as JSON with Content-Type: application/json");
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes one application/x-www-form-urlencoded component in place. */
+static void form_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '+') {
+			*o++ = ' ';
+		} else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			*o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+static void parse_form(http_req *req)
+{
+	char *copy = http_alloc(req, req->body_len + 1);
+	char *save = NULL;
+
+	memcpy(copy, req->body ? req->body : "", req->body_len);
+	copy[req->body_len] = '\0';
+	for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+		struct http_header *h = http_alloc(req, sizeof(*h));
+		char *eq = strchr(pair, '=');
+
+		if (eq)
+			*eq = '\0';
+		form_decode(pair);
+		if (eq)
+			form_decode(eq + 1);
+		h->name = pair;
+		h->value = eq ? eq + 1 : pair + strlen(pair);
+		h->next = req->form;
+		req->form = h;
+	}
+}
+
+/* Body phase: parse, finish checks, run the handler. */
+static void dispatch_body(http_req *req)
+{
+	const route *r = req->route;
+
+	if (req->too_large) {
+		http_reply_error(req, 413, "too_large", NULL, "the request body is larger than %d bytes",
+				 HTTP_MAX_JSON);
+		return;
+	}
+	if (req->is_form) {
+		parse_form(req);
+	} else if ((r->flags & R_JSON) && req->body_len > 0) {
+		json_error_t jerr;
+
+		if (!http_header(req, "Content-Type")) {
+			http_reply_error(req, 415, "unsupported_media_type", NULL,
+					 "send the body as JSON with Content-Type: application/json");
+			return;
+		}
+		req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!req->json) {
+			http_reply_error(req, 400, "invalid_json", NULL,
+					 "the body is not valid JSON: %s at line %d, column %d",
+					 jerr.text, jerr.line, jerr.column);
+			return;
+		}
+		if (!json_is_object(req->json)) {
+			http_reply_error(req, 400, "invalid_json", NULL,
+					 "the body must be a JSON object");
+			return;
+		}
+	}
+	if (req->csrf_deferred && !csrf_ok(req, http_form(req, "csrf_token"))) {
+		http_reply_error(req, 403, "csrf_failed", NULL,
+				 "missing or wrong CSRF token: send the X-CSRF-Token header");
+		return;
+	}
+	if ((r->flags & R_JSON) && !req->json && !req->is_form)
+		req->json = json_object(); /* empty body: handlers report missing fields */
+	r->fn(req);
+	if (!req->replied) {
+		log_error("handler for %s %s did not reply", req->method, req->path);
+		http_reply_error(req, 500, "internal_error", NULL, "an internal error occurred");
+	}
+}
+
+static void add_security_headers(http_req *req, struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+	if (req->content_type && !strncmp(req->content_type, "text/html", 9))
+		MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+	if (req->api || req->via != AUTH_NONE)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, http_req *req)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!req->replied)
+		http_reply_error(req, 500, "internal_error", NULL, "an internal error occurred");
+	resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	req->resp_body = NULL; /* MHD owns it now */
+	if (req->content_type)
+		MHD_add_response_header(resp, "Content-Type", req->content_type);
+	add_security_headers(req, resp);
+	for (struct http_header *h = req->resp_headers; h; h = h->next)
+		MHD_add_response_header(resp, h->name, h->value);
+	ret = MHD_queue_response(conn, (unsigned)req->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void client_ip(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(out, size, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+			  (socklen_t)size);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+			  (socklen_t)size);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	http_req *req = *con_cls;
+
+	if (!req) {
+		req = xcalloc(1, sizeof(*req));
+		req->started_ns = now_ns();
+		req->mhd = conn;
+		req->store = srv->store;
+		req->method = method;
+		req->path = url;
+		client_ip(conn, req->ip, sizeof(req->ip));
+		*con_cls = req;
+		atomic_fetch_add(&srv->inflight, 1);
+		dispatch_headers(srv, req);
+		if (req->replied)
+			return send_reply(conn, req); /* MHD drops any body and closes */
+		return MHD_YES;
+	}
+	if (req->replied) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		if (req->too_large || req->body_len + n > HTTP_MAX_JSON) {
+			req->too_large = true;
+		} else {
+			req->body = xrealloc(req->body, req->body_len + n + 1);
+			memcpy(req->body + req->body_len, upload_data, n);
+			req->body_len += n;
+			req->body[req->body_len] = '\0';
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	dispatch_body(req);
+	return send_reply(conn, req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	http_req *req = *con_cls;
+
+	if (!req)
+		return;
+	/* The access log: never cookies, tokens, bodies or query strings. */
+	log_info("%s %s %d %.1fms user=%lld%s", req->method, req->path, req->status,
+		 (double)(now_ns() - req->started_ns) / 1e6,
+		 (long long)(req->via != AUTH_NONE ? req->user.id : 0),
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	if (req->db && store_in_tx(req->db))
+		store_rollback(req->db); /* a handler bug must not leave a lock behind */
+	req_free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+/* Parses "ADDR:PORT" / "[V6]:PORT" and opens a listening socket. */
+static int open_listener(const char *listen_spec, int *fd_out, int *port_out, tt_error *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char host[128];
+	const char *colon;
+	char *end;
+	long port;
+	int fd, one = 1, family;
+
+	memset(&ss, 0, sizeof(ss));
+	if (listen_spec[0] == '[') {
+		const char *close = strchr(listen_spec, ']');
+
+		if (!close || close[1] != ':')
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(close - listen_spec - 1), listen_spec + 1);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen_spec, ':');
+		if (!colon)
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_spec), listen_spec);
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 0 || port > 65535)
+		goto bad;
+	if (!host[0])
+		snprintf(host, sizeof(host), "0.0.0.0");
+	if (!strcmp(host, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		sl = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		goto bad;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return tt_error_set(err, TT_EIO, "listen_failed", "listen", "cannot create a socket: %s",
+				    strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 128)) {
+		int e = errno;
+
+		close(fd);
+		return tt_error_set(err, TT_EIO, "listen_failed", "listen", "cannot listen on %s: %s",
+				    listen_spec, strerror(e));
+	}
+	sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	*port_out = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	*fd_out = fd;
+	return 0;
+bad:
+	return tt_error_set(err, TT_EINVAL, "invalid_setting", "listen",
+			    "listen: expected ADDR:PORT such as 127.0.0.1:8080, got \"%.60s\"",
+			    listen_spec);
+}
+
+int http_server_start(const char *listen_spec, const route *routes, store *s, int threads,
+		      http_server **out, tt_error *err)
+{
+	struct http_server *srv = xcalloc(1, sizeof(*srv));
+	int rc;
+
+	*out = NULL;
+	srv->routes = routes;
+	srv->store = s;
+	atomic_init(&srv->inflight, 0);
+	if ((rc = open_listener(listen_spec, &srv->listen_fd, &srv->port, err))) {
+		free(srv);
+		return rc;
+	}
+	srv->d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, srv,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!srv->d) {
+		close(srv->listen_fd);
+		free(srv);
+		return tt_error_set(err, TT_EIO, "listen_failed", "listen",
+				    "cannot start the HTTP server on %s", listen_spec);
+	}
+	*out = srv;
+	return 0;
+}
+
+int http_server_port(const http_server *srv)
+{
+	return srv->port;
+}
+
+void http_server_stop(http_server *srv, int grace_ms)
+{
+	MHD_socket fd;
+
+	if (!srv)
+		return;
+	fd = MHD_quiesce_daemon(srv->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	/* Let requests in flight finish; idle keep-alive connections do not count. */
+	for (int waited = 0; atomic_load(&srv->inflight) > 0 && waited < grace_ms; waited += 20) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(srv->d);
+	free(srv);
+}

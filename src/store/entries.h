@@ -1,0 +1,131 @@
+/*
+ * entries.h - time entries and the catalogue they refer to (clients,
+ * projects, tasks, tags) in the store.
+ *
+ * Reads hand rows to a callback one at a time (the strings in an entry_rec
+ * are borrowed and valid only during the call), so the same code serves a
+ * page of the API and a streamed export of a million rows.
+ */
+#ifndef TT_STORE_ENTRIES_H
+#define TT_STORE_ENTRIES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define ENTRY_TAG_SEP '\x1f' /* separates tag names in entry_rec.tags */
+
+typedef struct entry_rec {
+	int64_t id;
+	int64_t user_id;
+	const char *username;
+	int64_t project_id;   /* 0 = none */
+	const char *project;  /* NULL when none */
+	int64_t client_id;
+	const char *client;
+	int64_t task_id;
+	const char *task;
+	int64_t start_at;
+	int64_t end_at;
+	int64_t duration;
+	const char *notes;
+	bool billable;
+	const char *source;
+	const char *external_id; /* NULL when none */
+	int64_t import_id;       /* 0 when none */
+	const char *tags;        /* names joined by ENTRY_TAG_SEP, "" when none */
+	int64_t created_at;
+	int64_t updated_at;
+} entry_rec;
+
+typedef struct entry_filter {
+	int64_t user_id;          /* one user; 0 = see user_ids */
+	const int64_t *user_ids;  /* several users (admins); n_user_ids 0 = all users */
+	size_t n_user_ids;
+	bool has_from, has_to;
+	int64_t from;             /* start_at >= from */
+	int64_t to;               /* start_at < to */
+	const int64_t *project_ids; size_t n_project_ids;
+	const int64_t *client_ids;  size_t n_client_ids;
+	const int64_t *task_ids;    size_t n_task_ids;
+	const char *const *tags;    size_t n_tags; /* any of, case-insensitive */
+	int billable;             /* -1 any, 0 or 1 */
+	const char *source;       /* NULL = any */
+	int64_t import_id;        /* 0 = any */
+	int64_t entry_id;         /* 0 = any */
+} entry_filter;
+
+void entry_filter_init(entry_filter *f);
+
+typedef int (*entry_cb)(void *ctx, const entry_rec *e);
+
+/* Count and summed duration of the entries matching f. */
+int entries_count(store_conn *c, const entry_filter *f, int64_t *count, int64_t *seconds,
+		  tt_error *err);
+/*
+ * Calls cb for each matching entry, newest start first (then id), skipping
+ * offset and stopping after limit (limit < 0: no limit). A non-zero result
+ * of cb stops the walk and is returned.
+ */
+int entries_walk(store_conn *c, const entry_filter *f, int64_t limit, int64_t offset,
+		 entry_cb cb, void *ctx, tt_error *err);
+
+typedef struct entry_input {
+	int64_t user_id;
+	int64_t project_id;  /* 0 = none */
+	int64_t task_id;     /* 0 = none */
+	int64_t start_at;
+	int64_t end_at;
+	const char *notes;
+	bool billable;
+	const char *source;
+	const char *external_id; /* NULL = none */
+	int64_t import_id;       /* 0 = none */
+	const char *const *tags; /* names; found or created case-insensitively */
+	size_t n_tags;
+	bool set_tags;           /* update: replace tags only when true */
+} entry_input;
+
+/* Inserts an entry (inside the caller's transaction, if any). */
+int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *err);
+/* Replaces every field of entry id owned by in->user_id. TT_ENOTFOUND if not theirs. */
+int entries_update(store_conn *c, int64_t id, const entry_input *in, tt_error *err);
+/* Deletes entry id of user_id (0: any owner). TT_ENOTFOUND if none. */
+int entries_delete(store_conn *c, int64_t id, int64_t user_id, tt_error *err);
+
+/* Catalogue: find by name or create (remembering import_id, 0 = none). */
+int catalog_client(store_conn *c, const char *name, int64_t import_id, int64_t *id,
+		   bool *created, tt_error *err);
+int catalog_project(store_conn *c, int64_t client_id, const char *name, int64_t import_id,
+		    int64_t *id, bool *created, tt_error *err);
+int catalog_task(store_conn *c, int64_t project_id, const char *name, int64_t import_id,
+		 int64_t *id, bool *created, tt_error *err);
+int catalog_tag(store_conn *c, const char *name, int64_t import_id, int64_t *id, bool *created,
+		tt_error *err);
+/* Looks up a project; TT_ENOTFOUND when absent. */
+int catalog_project_get(store_conn *c, int64_t id, int64_t *client_id, tt_error *err);
+/* Looks up a task; TT_ENOTFOUND when absent. */
+int catalog_task_get(store_conn *c, int64_t id, int64_t *project_id, tt_error *err);
+
+typedef struct catalog_rec {
+	int64_t id;
+	const char *name;
+	int64_t parent_id;       /* project: client_id; task: project_id */
+	const char *parent_name; /* project: client name; task: project name */
+	const char *status;
+	bool billable;           /* projects */
+	int64_t created_by_import_id;
+} catalog_rec;
+
+typedef int (*catalog_cb)(void *ctx, const catalog_rec *r);
+enum catalog_kind { CATALOG_CLIENTS, CATALOG_PROJECTS, CATALOG_TASKS, CATALOG_TAGS };
+/* Lists a catalogue, by name. parent_id filters tasks by project (0 = all). */
+int catalog_list(store_conn *c, enum catalog_kind kind, int64_t parent_id, catalog_cb cb,
+		 void *ctx, tt_error *err);
+
+/* ASCII lower-casing used for case-insensitive keys (tags). */
+void catalog_name_key(const char *name, char *out, size_t size);
+
+#endif

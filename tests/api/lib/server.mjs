@@ -1,0 +1,305 @@
+// Black-box test harness for the TimeTracker HTTP API.
+//
+// Starts `timetracker serve` on an ephemeral port with a private temporary data
+// directory, and offers a small HTTP client with a cookie jar, CSRF handling and
+// bearer tokens. Only Node built-ins are used.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(here, '..', '..', '..');
+export const TT_BIN = process.env.TT_BIN
+  ? path.resolve(process.env.TT_BIN)
+  : path.join(REPO_ROOT, 'build', 'timetracker');
+
+// Generous defaults: the sanitizer build is slow.
+export const START_TIMEOUT_MS = Number(process.env.TT_TEST_START_TIMEOUT_MS || 15000);
+export const STOP_TIMEOUT_MS = 20000;
+export const REQ_TIMEOUT_MS = 20000;
+export const CLI_TIMEOUT_MS = 30000;
+
+const live = new Set();
+process.on('exit', () => {
+  for (const p of live) {
+    try { p.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+/** Environment for a child: inherited env without TT_* (except TT_BIN), plus extra. */
+export function childEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('TT_') && k !== 'TT_BIN') continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Like sleep, but does not keep the process alive. */
+function unrefSleep(ms) {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/**
+ * Runs the binary with args; resolves {code, signal, stdout, stderr}.
+ * opts: {input, env, timeout, cwd (default: the OS temp dir, so nothing lands in the repo)}
+ */
+export function runBin(args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    let proc;
+    try {
+      proc = spawn(TT_BIN, args, {
+        env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd || os.tmpdir(),
+      });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    live.add(proc);
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.setEncoding('utf8');
+    proc.stderr.setEncoding('utf8');
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      stderr += `\n[harness] killed after ${opts.timeout || CLI_TIMEOUT_MS} ms`;
+      proc.kill('SIGKILL');
+    }, opts.timeout || CLI_TIMEOUT_MS);
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      live.delete(proc);
+      reject(e);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      live.delete(proc);
+      resolve({ code, signal, stdout, stderr });
+    });
+    proc.stdin.on('error', () => { /* child may not read stdin */ });
+    if (opts.input !== undefined) proc.stdin.end(opts.input);
+    else proc.stdin.end();
+  });
+}
+
+/**
+ * Starts a server. opts: {env, dataDir (reuse an existing one), args (extra serve args)}
+ */
+export async function startServer(opts = {}) {
+  const ownDir = !opts.dataDir;
+  const dataDir = opts.dataDir || (await fsp.mkdtemp(path.join(os.tmpdir(), 'tt-api-')));
+  if (!fs.existsSync(TT_BIN)) {
+    throw new Error(`server binary not found: ${TT_BIN} (set TT_BIN or run make)`);
+  }
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'info',
+    ...(opts.args || [])];
+  // cwd is the data dir so that nothing relative can land in the repository.
+  const proc = spawn(TT_BIN, args, { env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'], cwd: dataDir });
+  live.add(proc);
+  let out = '';
+  let err = '';
+  proc.stdout.setEncoding('utf8');
+  proc.stderr.setEncoding('utf8');
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { err += d; });
+  let exitInfo = null;
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      exitInfo = { code, signal, at: Date.now() };
+      live.delete(proc);
+      resolve(exitInfo);
+    });
+  });
+  let spawnError = null;
+  proc.on('error', (e) => { spawnError = e; });
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let port = null;
+  while (Date.now() < deadline) {
+    const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
+    if (m) { port = Number(m[1]); break; }
+    if (exitInfo || spawnError) break;
+    await sleep(25);
+  }
+  if (!port) {
+    proc.kill('SIGKILL');
+    await Promise.race([exited, unrefSleep(2000)]);
+    if (ownDir) await fsp.rm(dataDir, { recursive: true, force: true });
+    throw new Error(
+      `server did not report "listening on http://127.0.0.1:PORT" within ${START_TIMEOUT_MS} ms` +
+      ` (exit: ${JSON.stringify(exitInfo)}, spawn error: ${spawnError})\n--- stdout ---\n${out}\n--- stderr ---\n${err}`,
+    );
+  }
+  // The admin password line is printed once on first start. It is normally
+  // printed before the listen line; allow a little slack if it is not.
+  let adminPassword = null;
+  const pwDeadline = Date.now() + (opts.expectNoPassword ? 0 : 3000);
+  for (;;) {
+    const m = /Created administrator "admin" with password: (\S+)/.exec(out) || /password: (\S+)/.exec(out);
+    if (m) { adminPassword = m[1]; break; }
+    if (Date.now() >= pwDeadline) break;
+    await sleep(25);
+  }
+  const url = `http://127.0.0.1:${port}`;
+
+  async function stop(signal = 'SIGTERM', timeoutMs = STOP_TIMEOUT_MS) {
+    if (!exitInfo) {
+      try { proc.kill(signal); } catch { /* gone */ }
+      const r = await Promise.race([exited, unrefSleep(timeoutMs).then(() => null)]);
+      if (!r) {
+        proc.kill('SIGKILL');
+        await exited;
+        return `timeout: did not exit within ${timeoutMs} ms after ${signal}`;
+      }
+    }
+    return exitInfo.code;
+  }
+
+  async function close() {
+    await stop('SIGTERM');
+    if (ownDir && !opts.keepDir) await fsp.rm(dataDir, { recursive: true, force: true });
+  }
+
+  function cli(cliArgs, cliOpts = {}) {
+    return runBin([...cliArgs, '--data-dir', dataDir], { cwd: dataDir, ...cliOpts });
+  }
+
+  return {
+    url,
+    port,
+    dataDir,
+    adminPassword,
+    proc,
+    exited,
+    exitInfo: () => exitInfo,
+    stdout: () => out,
+    stderr: () => err,
+    stop,
+    close,
+    cli,
+  };
+}
+
+/** Minimal HTTP client with a cookie jar for `session`, CSRF header and bearer tokens. */
+export class Client {
+  constructor(baseUrl, opts = {}) {
+    this.base = baseUrl.replace(/\/$/, '');
+    this.bearer = opts.bearer || null;
+    this.session = null; // cookie value
+    this.csrf = null;
+    this.user = null;
+    this.lastSetCookie = [];
+  }
+
+  async login(username, password) {
+    const r = await this.req('POST', '/login', { json: { username, password }, csrf: false });
+    if (r.status === 200 && r.json) {
+      this.csrf = r.json.csrf_token || null;
+      this.user = r.json.user || null;
+    }
+    return r;
+  }
+
+  async req(method, p, opts = {}) {
+    const { json, body, csrf = true, redirect = 'manual' } = opts;
+    const headers = { ...(opts.headers || {}) };
+    const lower = Object.fromEntries(Object.keys(headers).map((k) => [k.toLowerCase(), k]));
+    let payload = body;
+    if (json !== undefined) {
+      payload = JSON.stringify(json);
+      if (!lower['content-type']) headers['Content-Type'] = 'application/json';
+    }
+    if (this.bearer && !lower.authorization) headers.Authorization = `Bearer ${this.bearer}`;
+    if (this.session && !lower.cookie) headers.Cookie = `session=${this.session}`;
+    if (csrf && this.csrf && !this.bearer && !lower['x-csrf-token'] && !lower['x-csrftoken']) {
+      headers['X-CSRF-Token'] = this.csrf;
+    }
+    const res = await fetch(this.base + p, {
+      method,
+      headers,
+      body: payload,
+      redirect,
+      signal: AbortSignal.timeout(opts.timeout || REQ_TIMEOUT_MS),
+    });
+    const setCookies = res.headers.getSetCookie ? res.headers.getSetCookie() : [];
+    this.lastSetCookie = setCookies;
+    for (const c of setCookies) {
+      const m = /^\s*session=([^;]*)/.exec(c);
+      if (m) {
+        const expired = /max-age=0\b/i.test(c) || /expires=thu, 01 jan 1970/i.test(c);
+        this.session = m[1] && !expired ? m[1] : null;
+      }
+    }
+    const text = await res.text();
+    let parsed = null;
+    const ct = res.headers.get('content-type') || '';
+    if (/json/i.test(ct)) {
+      try { parsed = JSON.parse(text); } catch { parsed = null; }
+    }
+    return { status: res.status, headers: res.headers, json: parsed, text, setCookies };
+  }
+
+  get(p, o) { return this.req('GET', p, o); }
+  post(p, json, o = {}) { return this.req('POST', p, { ...o, json }); }
+  put(p, json, o = {}) { return this.req('PUT', p, { ...o, json }); }
+  del(p, o) { return this.req('DELETE', p, o); }
+}
+
+/** Returns the session cookie string from a list of Set-Cookie values (or undefined). */
+export function sessionCookie(setCookies) {
+  return setCookies.find((c) => /^\s*session=[^;]+/.test(c) && !/max-age=0\b/i.test(c));
+}
+
+/** Asserts the documented error shape. */
+export function assertApiError(r, status, code, field) {
+  const ctx = `${r.status} ${r.text.slice(0, 300)}`;
+  assert.equal(r.status, status, `expected HTTP ${status}, got ${ctx}`);
+  assert.ok(r.json && typeof r.json === 'object', `error body must be JSON: ${ctx}`);
+  assert.equal(r.json.success, false, `success must be false: ${ctx}`);
+  assert.equal(typeof r.json.error, 'string', `error must be a string: ${ctx}`);
+  assert.ok(r.json.error.length > 0, `error must be non-empty: ${ctx}`);
+  if (Array.isArray(code)) assert.ok(code.includes(r.json.code), `code ${r.json.code} not in ${code}: ${ctx}`);
+  else if (code) assert.equal(r.json.code, code, `code: ${ctx}`);
+  else assert.equal(typeof r.json.code, 'string', `code must be a string: ${ctx}`);
+  if (field !== undefined) {
+    if (Array.isArray(field)) assert.ok(field.includes(r.json.field), `field ${r.json.field} not in ${field}: ${ctx}`);
+    else assert.equal(r.json.field, field, `field: ${ctx}`);
+  }
+}
+
+export function assertStatus(r, status, msg = '') {
+  assert.equal(r.status, status, `${msg}${msg ? ': ' : ''}expected ${status}, got ${r.status} ${r.text.slice(0, 400)}`);
+}
+
+/** Logs in as admin; returns the client. */
+export async function adminClient(srv) {
+  assert.ok(srv.adminPassword, `no admin password printed on stdout; stdout was: ${srv.stdout()}`);
+  const c = new Client(srv.url);
+  const r = await c.login('admin', srv.adminPassword);
+  assertStatus(r, 200, 'admin login');
+  return c;
+}
+
+let userSeq = 0;
+/** Creates a user through POST /api/users (as admin) and returns a logged-in client. */
+export async function createUser(admin, username, extra = {}) {
+  const password = extra.password || `pw-${username}-${++userSeq}-Secret!`;
+  const r = await admin.post('/api/users', { username, password, ...extra });
+  assertStatus(r, 201, `create user ${username}`);
+  const c = new Client(admin.base);
+  const l = await c.login(username, password);
+  assertStatus(l, 200, `login ${username}`);
+  return { client: c, id: r.json.id, password, user: r.json };
+}
+
+export const ISO_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
