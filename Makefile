@@ -17,6 +17,13 @@ CFLAGS   += -std=gnu11 -pthread $(WARN) -Isrc -Ibuild-gen \
             -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
+# V=1 shows full command lines.
+ifeq ($(V),1)
+Q        :=
+else
+Q        := @
+endif
+
 ifeq ($(DEVELOPER),1)
 CFLAGS   += -Werror
 endif
@@ -45,7 +52,7 @@ UNIT_SRCS:= $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 CMOCKA   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-.PHONY: all run test unit api clean deps fmt bench check-deps
+.PHONY: all run test unit-bins clean deps fmt
 
 all: $(BUILD)/timetracker
 
@@ -53,27 +60,31 @@ deps:
 	@scripts/install-deps
 
 $(BUILD)/timetracker: $(BUILD)/obj/main.o $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 $(GEN)/schema_embed.c: $(SCHEMA) scripts/embed
 	@mkdir -p $(GEN)
-	scripts/embed schema $(SCHEMA) > $@.tmp && mv $@.tmp $@
+	$(Q)scripts/embed schema $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
 $(GEN)/web_embed.c: $(WEB) scripts/embed
 	@mkdir -p $(GEN)
-	scripts/embed web $(WEB) > $@.tmp && mv $@.tmp $@
+	$(Q)scripts/embed web $(WEB) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(OBJS) $(CMOCKA) $(LDLIBS)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(OBJS) $(CMOCKA) $(LDLIBS)
 
 unit-bins: $(UNIT_BINS)
 

@@ -98,6 +98,7 @@ struct http_req {
 	int64_t started_ns;
 	bool too_large;
 	bool csrf_deferred;
+	bool receiving;            /* headers seen, body not complete */
 	bool api;
 	struct http_arena_block *arena;
 };

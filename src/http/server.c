@@ -36,7 +36,9 @@ struct http_server {
 	store *store;
 	int listen_fd;
 	int port;
-	atomic_int inflight;
+	atomic_int inflight;        /* requests started and not completed */
+	atomic_int receiving;       /* of those, still waiting for their body */
+	atomic_llong last_body_ns;  /* when body bytes last arrived */
 };
 
 struct http_arena_block {
@@ -652,6 +654,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		dispatch_headers(srv, req);
 		if (req->replied)
 			return send_reply(conn, req); /* MHD drops any body and closes */
+		req->receiving = true;
+		atomic_fetch_add(&srv->receiving, 1);
 		return MHD_YES;
 	}
 	if (req->replied) {
@@ -670,8 +674,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			req->body[req->body_len] = '\0';
 		}
 		*upload_data_size = 0;
+		atomic_store(&srv->last_body_ns, now_ns());
 		return MHD_YES;
 	}
+	req->receiving = false;
+	atomic_fetch_sub(&srv->receiving, 1);
 	dispatch_body(req);
 	return send_reply(conn, req);
 }
@@ -691,6 +698,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
 	if (req->db && store_in_tx(req->db))
 		store_rollback(req->db); /* a handler bug must not leave a lock behind */
+	if (req->receiving)
+		atomic_fetch_sub(&srv->receiving, 1);
 	req_free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
@@ -784,6 +793,8 @@ int http_server_start(const char *listen_spec, const route *routes, store *s, in
 	srv->routes = routes;
 	srv->store = s;
 	atomic_init(&srv->inflight, 0);
+	atomic_init(&srv->receiving, 0);
+	atomic_init(&srv->last_body_ns, 0);
 	if ((rc = open_listener(listen_spec, &srv->listen_fd, &srv->port, err))) {
 		free(srv);
 		return rc;
@@ -822,10 +833,18 @@ void http_server_stop(http_server *srv, int grace_ms)
 	fd = MHD_quiesce_daemon(srv->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	/* Let requests in flight finish; idle keep-alive connections do not count. */
+	/*
+	 * Let requests in flight finish; idle keep-alive connections do not
+	 * count. A client that stopped sending its body for two seconds is
+	 * not waited for: only requests being handled or answered are.
+	 */
 	for (int waited = 0; atomic_load(&srv->inflight) > 0 && waited < grace_ms; waited += 20) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		int receiving = atomic_load(&srv->receiving);
 
+		if (receiving == atomic_load(&srv->inflight) &&
+		    now_ns() - atomic_load(&srv->last_body_ns) > 2000000000LL)
+			break;
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(srv->d);

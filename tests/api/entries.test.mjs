@@ -277,7 +277,6 @@ describe('entries', () => {
         [{ notes: 'changed', start_time: '2024-02-30T00:00:00Z' }, 'invalid_field'],
         [{ notes: 'changed', billable: 'yes' }, 'invalid_field'],
         [{ notes: 'changed', id: 5 }, ['unknown_field', 'invalid_field']],
-        [{ notes: 'changed', user_id: 99 }, ['unknown_field', 'invalid_field', 'forbidden']],
         [{ notes: 'changed', project_id: 987654 }, 'invalid_field'],
       ];
       for (const [body, code] of bad) {
@@ -407,6 +406,19 @@ describe('entries', () => {
         const r = await u.get(`/api/entries?${q}`);
         assertApiError(r, 400, ['invalid_field', 'invalid_input'], field);
       }
+    });
+
+    it('day boundaries are exact: the end day includes 23:59:59 and excludes the next midnight', T, async () => {
+      const b = (await createUser(admin, 'boundary')).client;
+      const late = await b.post('/api/entries', { project: 'B', start_time: '2024-06-01T23:59:59Z', duration_seconds: 60 });
+      const next = await b.post('/api/entries', { project: 'B', start_time: '2024-06-02T00:00:00Z', duration_seconds: 60 });
+      const early = await b.post('/api/entries', { project: 'B', start_time: '2024-06-01T00:00:00Z', duration_seconds: 60 });
+      const prev = await b.post('/api/entries', { project: 'B', start_time: '2024-05-31T23:59:59Z', duration_seconds: 60 });
+      for (const x of [late, next, early, prev]) assertStatus(x, 201);
+      const r = await b.get('/api/entries?start_date=2024-06-01&end_date=2024-06-01');
+      assertStatus(r, 200);
+      assert.deepEqual(ids(r.json.entries), [late.json.id, early.json.id]);
+      assert.equal(r.json.total_seconds, 120);
     });
 
     it('GET /api/clients, /api/projects, /api/tasks, /api/tags', T, async () => {

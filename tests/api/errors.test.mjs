@@ -107,13 +107,20 @@ describe('errors', () => {
 
   it('malformed JSON is 400 invalid_json', T, async () => {
     const before = await entriesTotal();
-    for (const body of ['{"project": ', 'not json', '{"a":1}{"b":2}', '', '{"project":"a",}']) {
+    for (const body of ['{"project": ', 'not json', '{"a":1}{"b":2}', '{"project":"a",}', "{'project':'a'}"]) {
       const r = await admin.req('POST', '/api/entries', { body, headers: { 'Content-Type': 'application/json' } });
       assertApiError(r, 400, 'invalid_json');
     }
     const bad = Buffer.concat([Buffer.from('{"project":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","start_time":"2024-01-01T00:00:00Z","duration_seconds":60}')]);
     const r = await admin.req('POST', '/api/entries', { body: bad, headers: { 'Content-Type': 'application/json' } });
     assert.equal(r.status, 400, `invalid UTF-8: ${r.status} ${r.text}`);
+    assert.equal(await entriesTotal(), before);
+  });
+
+  it('an empty body with Content-Type application/json is 400 invalid_json', T, async () => {
+    const before = await entriesTotal();
+    const r = await admin.req('POST', '/api/entries', { body: '', headers: { 'Content-Type': 'application/json' } });
+    assertApiError(r, 400, 'invalid_json');
     assert.equal(await entriesTotal(), before);
   });
 

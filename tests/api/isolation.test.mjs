@@ -132,6 +132,30 @@ describe('users and isolation', () => {
       assertApiError(await bob.client.get(`/api/entries?user_id=${alice.id}`), 403, 'forbidden');
     });
 
+    it('user_id in an entry body: admins may act for another user, others get 403', T, async () => {
+      const r = await bob.client.post('/api/entries', {
+        project: 'Sneaky', start_time: '2024-05-03T09:00:00Z', duration_seconds: 60, user_id: alice.id,
+      });
+      assertApiError(r, 403, 'forbidden');
+      const own = await bob.client.post('/api/entries', { project: 'BobOwn', start_time: '2024-05-04T09:00:00Z', duration_seconds: 60 });
+      assertStatus(own, 201);
+      const p = await bob.client.put(`/api/entries/${own.json.id}`, { user_id: alice.id, notes: 'moved' });
+      assertApiError(p, 403, 'forbidden');
+      assert.deepEqual((await bob.client.get(`/api/entries/${own.json.id}`)).json, own.json);
+      const a = await admin.post('/api/entries', {
+        project: 'ForAlice', start_time: '2024-05-05T09:00:00Z', duration_seconds: 60, user_id: alice.id,
+      });
+      assertStatus(a, 201);
+      assert.equal(a.json.user_id, alice.id);
+      const g = await alice.client.get(`/api/entries/${a.json.id}`);
+      assertStatus(g, 200, 'alice owns the entry the admin created for her');
+      assertStatus(await alice.client.del(`/api/entries/${a.json.id}`), 200);
+      const none = await admin.post('/api/entries', {
+        project: 'ForNobody', start_time: '2024-05-05T09:00:00Z', duration_seconds: 60, user_id: 987654,
+      });
+      assertApiError(none, 400, 'invalid_field', 'user_id');
+    });
+
     it('a user\'s tokens list shows only their tokens', T, async () => {
       await alice.client.post('/api/tokens', { name: 'alice-only' });
       const l = await bob.client.get('/api/tokens');
