@@ -467,6 +467,11 @@ void h_entries_update(http_req *req)
 		goto fail;
 	}
 	in.user_id = json_integer_value(json_object_get(cur, "user_id"));
+	if (r.user_id != req->user.id && r.user_id != in.user_id) {
+		rc = tt_error_set(&err, TT_EINVAL, "invalid_field", "user_id",
+				  "an entry cannot be moved to another user");
+		goto fail;
+	}
 	in.project_id = json_integer_value(json_object_get(cur, "project_id"));
 	in.task_id = json_integer_value(json_object_get(cur, "task_id"));
 	dt_parse_instant(json_string_value(json_object_get(cur, "start_time")), DT_ORDER_YMD,

@@ -5,7 +5,8 @@
  * last AUTH_THROTTLE_WINDOW seconds in a small fixed table guarded by a
  * mutex. When a key reaches its limit, attempts are refused with 429 until
  * the window of its oldest counted failure has passed, even with the right
- * password, so guessing cannot continue at full speed. A success clears the
+ * password, so guessing cannot continue at full speed. Before that, each
+ * failed attempt is answered 100 ms later per failure of that username. A success clears the
  * username's count. The table is bounded: when full, the stalest entry is
  * reused.
  */
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/tz.h"
 #include "util/config.h"
@@ -177,15 +179,18 @@ static int throttle_check(const char *key, int limit, int64_t now)
 	return wait > 0 ? wait : 0;
 }
 
-static void throttle_fail(const char *key, int64_t now)
+/* Counts a failure; returns the key's failures in the window. */
+static int throttle_fail(const char *key, int64_t now)
 {
 	struct throttle_slot *s;
+	int count;
 
 	pthread_mutex_lock(&throttle_lock);
 	s = slot_find(key, now, true);
-	s->count++;
+	count = ++s->count;
 	s->last = now;
 	pthread_mutex_unlock(&throttle_lock);
+	return count;
 }
 
 static void throttle_clear(const char *key)
@@ -231,8 +236,15 @@ int auth_login(store_conn *c, const char *username, const char *password, const 
 	ok = crypto_password_verify(rc ? NULL : pwhash, password ? password : "");
 	crypto_wipe(pwhash, sizeof(pwhash));
 	if (!ok || !out->user.is_active) {
-		throttle_fail(ukey, now);
+		int n = throttle_fail(ukey, now);
+		struct timespec delay;
+
 		throttle_fail(akey, now);
+		/* Slow repeated guesses down (100 ms per failure, at most 1 s) before refusing them. */
+		n = n > 10 ? 10 : n;
+		delay.tv_sec = n / 10;
+		delay.tv_nsec = (long)(n % 10) * 100000000L;
+		nanosleep(&delay, NULL);
 		log_info("sign-in failed for a user from %s", ip ? ip : "?");
 		memset(&out->user, 0, sizeof(out->user));
 		return tt_error_set(err, TT_EAUTH, "invalid_credentials", NULL,

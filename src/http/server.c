@@ -550,6 +550,11 @@ static void dispatch_body(http_req *req)
 	}
 	if (req->is_form) {
 		parse_form(req);
+	} else if ((r->flags & R_JSON) && req->body_len == 0 &&
+		   content_type_is(http_header(req, "Content-Type"), "application/json")) {
+		http_reply_error(req, 400, "invalid_json", NULL,
+				 "the body is empty; send a JSON object");
+		return;
 	} else if ((r->flags & R_JSON) && req->body_len > 0) {
 		json_error_t jerr;
 

@@ -154,6 +154,12 @@ describe('users and isolation', () => {
         project: 'ForNobody', start_time: '2024-05-05T09:00:00Z', duration_seconds: 60, user_id: 987654,
       });
       assertApiError(none, 400, 'invalid_field', 'user_id');
+      // An admin cannot silently move an entry to someone else: refused, nothing changes.
+      const mine = await bob.client.post('/api/entries', { project: 'BobKeeps', start_time: '2024-05-06T09:00:00Z', duration_seconds: 60 });
+      assertStatus(mine, 201);
+      const mv = await admin.put(`/api/entries/${mine.json.id}`, { user_id: alice.id, notes: 'moved' });
+      assertApiError(mv, 400, 'invalid_field', 'user_id');
+      assert.deepEqual((await bob.client.get(`/api/entries/${mine.json.id}`)).json, mine.json);
     });
 
     it('a user\'s tokens list shows only their tokens', T, async () => {

@@ -22,8 +22,12 @@ describe('lifecycle', () => {
   const servers = [];
   const dirs = [];
   after(async () => {
-    for (const s of servers) await s.close();
+    const errors = [];
+    for (const s of servers) {
+      try { await s.close(); } catch (e) { errors.push(e); }
+    }
     for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
+    if (errors.length) throw errors[0];
   });
   async function fresh(opts) {
     const s = await startServer(opts);

@@ -165,9 +165,18 @@ export async function startServer(opts = {}) {
     return exitInfo.code;
   }
 
+  // Stops the server and removes its data dir; throws (failing the after()
+  // hook) when the server did not exit cleanly or a sanitizer reported anything.
   async function close() {
-    await stop('SIGTERM');
+    const code = await stop('SIGTERM');
     if (ownDir && !opts.keepDir) await fsp.rm(dataDir, { recursive: true, force: true });
+    const report = /AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:/.exec(err);
+    if (report) {
+      throw new Error(`sanitizer report in server stderr:\n${err.slice(Math.max(0, report.index - 200), report.index + 4000)}`);
+    }
+    if (code !== 0 && !opts.allowDirtyExit) {
+      throw new Error(`server exit status ${JSON.stringify(code)} (${JSON.stringify(exitInfo)}) on close\n${err.slice(-3000)}`);
+    }
   }
 
   function cli(cliArgs, cliOpts = {}) {
