@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "core/tz.h"
@@ -17,7 +18,7 @@ static const struct command {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "serve", cmd_serve, "run the HTTP server (and background workers)" },
+	{ "serve", cmd_serve, "run the HTTP server and the background workers" },
 	{ "migrate", cmd_migrate, "apply, revert or list schema migrations" },
 	{ "user", cmd_user, "add, list users, change a password" },
 	{ "token", cmd_token, "create, list or revoke API tokens" },
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 		printf("timetracker %s\n", TT_VERSION);
 		return EXIT_DONE;
 	}
+	/* Files we create (database, uploads, exports) are private to us. */
+	umask(077);
 	if (crypto_init()) {
 		fprintf(stderr, "timetracker: cannot initialise libsodium\n");
 		return EXIT_FAILED;

@@ -39,6 +39,16 @@ void h_projects_list(http_req *req);
 void h_tasks_list(http_req *req);
 void h_tags_list(http_req *req);
 
+/* imports.c */
+void h_import_template_csv(http_req *req);
+void h_import_template_clients(http_req *req);
+void h_import_csv(http_req *req);
+void h_import_status(http_req *req);
+void h_import_errors(http_req *req);
+void h_import_history(http_req *req);
+void h_import_cancel(http_req *req);
+void h_import_undo(http_req *req);
+
 /* pages.c */
 void h_healthz(http_req *req);
 void h_login_page(http_req *req);

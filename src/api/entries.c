@@ -173,6 +173,10 @@ static int parse_time_field(const char *field, const char *v, const tz_zone *z, 
 		return tt_error_set(err, TT_EINVAL, "invalid_field", field,
 				    "%s: %s does not exist in %s (clocks were put forward)", field, v,
 				    tz_name(z));
+	if (rc == DT_EAMBIGUOUS)
+		return tt_error_set(err, TT_EINVAL, "invalid_field", field,
+				    "%s: %s is ambiguous (day and month could be swapped); write it as YYYY-MM-DD",
+				    field, v);
 	if (rc)
 		return tt_error_set(err, TT_EINVAL, "invalid_field", field, "%s: %s", field,
 				    msg ? msg : "not a valid date-time");
@@ -230,7 +234,7 @@ static int parse_entry_body(http_req *req, struct entry_req *r, tt_error *err)
 	    (rc = in_string_array(req->json, "tags", TAGS_MAX, TAG_LEN_MAX, &tags, err)) ||
 	    (rc = in_int(req->json, "user_id", 1, INT64_MAX, &uid, &present, err)))
 		return rc;
-	if (present) {
+	if (present && uid != req->user.id) {
 		if (!req->user.is_admin)
 			return tt_error_set(err, TT_EFORBIDDEN, "forbidden", "user_id",
 					    "only administrators may act for another user");
@@ -344,11 +348,15 @@ static int resolve_refs(http_req *req, const struct entry_req *r, entry_input *i
 			in->task_id = 0; /* a task belongs to its project */
 		in->project_id = r->project_id;
 	} else if (r->has_project_name) {
+		int64_t before = in->project_id;
+
 		if ((rc = catalog_client(req->db, r->client ? r->client : r->project, 0, &client_id,
 					 &created, err)) ||
 		    (rc = catalog_project(req->db, client_id, r->project, 0, &in->project_id,
 					  &created, err)))
 			return rc;
+		if (in->project_id != before)
+			in->task_id = 0; /* a task belongs to its project */
 	}
 	if (r->has_task_id) {
 		if ((rc = catalog_task_get(req->db, r->task_id, &owner, err)))
@@ -467,7 +475,7 @@ void h_entries_update(http_req *req)
 		goto fail;
 	}
 	in.user_id = json_integer_value(json_object_get(cur, "user_id"));
-	if (r.user_id != req->user.id && r.user_id != in.user_id) {
+	if (json_object_get(req->json, "user_id") && r.user_id != in.user_id) {
 		rc = tt_error_set(&err, TT_EINVAL, "invalid_field", "user_id",
 				  "an entry cannot be moved to another user");
 		goto fail;
@@ -584,7 +592,8 @@ static int parse_list_args(http_req *req, struct list_args *a, tt_error *err)
 	a->limit = PAGE_DEFAULT;
 	if (!(z = entry_zone(req, http_query(req, "timezone"), err)))
 		return err->rc;
-	if ((v = http_query(req, "user_id")) || (v = http_query(req, "user_ids"))) {
+	if (((v = http_query(req, "user_id")) || (v = http_query(req, "user_ids"))) &&
+	    !(strtoll(v, NULL, 10) == req->user.id && !strchr(v, ','))) {
 		if (!req->user.is_admin)
 			return tt_error_set(err, TT_EFORBIDDEN, "forbidden", "user_id",
 					    "only administrators may see other users' entries");

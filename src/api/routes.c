@@ -30,5 +30,14 @@ const route api_routes[] = {
 	{ "GET", "/api/projects", h_projects_list, R_AUTH },
 	{ "GET", "/api/tasks", h_tasks_list, R_AUTH },
 	{ "GET", "/api/tags", h_tags_list, R_AUTH },
+
+	{ "GET", "/api/import/template/csv", h_import_template_csv, R_AUTH },
+	{ "GET", "/api/import/template/csv/clients", h_import_template_clients, R_AUTH },
+	{ "POST", "/api/import/csv", h_import_csv, API | R_UPLOAD },
+	{ "GET", "/api/import/status/{id}", h_import_status, R_AUTH },
+	{ "GET", "/api/import/{id}/errors", h_import_errors, R_AUTH },
+	{ "POST", "/api/import/{id}/cancel", h_import_cancel, API },
+	{ "POST", "/api/import/{id}/undo", h_import_undo, API | R_JSON },
+	{ "GET", "/api/import/history", h_import_history, R_AUTH },
 	{ NULL, NULL, NULL, 0 },
 };

@@ -6,7 +6,8 @@
  * mutex. When a key reaches its limit, attempts are refused with 429 until
  * the window of its oldest counted failure has passed, even with the right
  * password, so guessing cannot continue at full speed. Before that, each
- * failed attempt is answered 100 ms later per failure of that username. A success clears the
+ * failed attempt is answered 50 ms later per failure of that username (at
+ * most 250 ms). A success clears the
  * username's count. The table is bounded: when full, the stalest entry is
  * reused.
  */
@@ -240,10 +241,14 @@ int auth_login(store_conn *c, const char *username, const char *password, const 
 		struct timespec delay;
 
 		throttle_fail(akey, now);
-		/* Slow repeated guesses down (100 ms per failure, at most 1 s) before refusing them. */
-		n = n > 10 ? 10 : n;
-		delay.tv_sec = n / 10;
-		delay.tv_nsec = (long)(n % 10) * 100000000L;
+		/*
+		 * Slow repeated guesses down (50 ms per failure of the username,
+		 * at most 250 ms) before refusing them; short enough that a burst
+		 * of failures cannot hold the request threads for long.
+		 */
+		n = n > 5 ? 5 : n;
+		delay.tv_sec = 0;
+		delay.tv_nsec = (long)n * 50000000L;
 		nanosleep(&delay, NULL);
 		log_info("sign-in failed for a user from %s", ip ? ip : "?");
 		memset(&out->user, 0, sizeof(out->user));

@@ -46,6 +46,9 @@ const struct cli_opt *cli_opt_get(const struct cli_opt *opts, const char *name);
 int cli_fail(const tt_error *err);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Creates the directories under the data directory (uploads, exports). 0 or EXIT_FAILED. */
+int cli_make_dirs(void);
+
 /* Creates the data directory, opens the store and applies migrations when migrate is true. */
 int cli_open_store(store **s, bool migrate);
 
@@ -60,5 +63,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

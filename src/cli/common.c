@@ -144,6 +144,23 @@ static int mkdir_p(const char *path, mode_t mode)
 	return rc;
 }
 
+int cli_make_dirs(void)
+{
+	static const char *subdirs[] = { "uploads", "exports", NULL };
+
+	for (const char **d = subdirs; *d; d++) {
+		char *path = xasprintf("%s/%s", cfg.data_dir, *d);
+		int rc = mkdir_p(path, 0700);
+
+		if (rc)
+			fprintf(stderr, "timetracker: cannot create %s: %s\n", path, strerror(errno));
+		free(path);
+		if (rc)
+			return EXIT_FAILED;
+	}
+	return 0;
+}
+
 int cli_open_store(store **s, bool migrate)
 {
 	tt_error err;
@@ -157,6 +174,14 @@ int cli_open_store(store **s, bool migrate)
 	}
 	if (store_open(cfg.db_url, s, &err))
 		return cli_fail(&err);
+	if (migrate && migrate_current(*s, &count, &err) == 0 && count > migrate_latest()) {
+		fprintf(stderr,
+			"timetracker: the database schema (version %d) is newer than this program "
+			"knows (%d); run a newer timetracker\n", count, migrate_latest());
+		store_close(*s);
+		*s = NULL;
+		return EXIT_FAILED;
+	}
 	if (migrate && migrate_up(*s, 0, &count, &err)) {
 		store_close(*s);
 		*s = NULL;

@@ -9,6 +9,8 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "imports/import.h"
+#include "jobs/jobs.h"
 #include "cli/cli.h"
 #include "util/config.h"
 #include "util/crypto.h"
@@ -69,7 +71,17 @@ int cmd_serve(int argc, char **argv)
 		fflush(stdout);
 		crypto_wipe(password, sizeof(password));
 	}
+	if (cli_make_dirs()) {
+		store_close(s);
+		return EXIT_FAILED;
+	}
+	imports_register_jobs();
+	if (jobs_start(s, cfg.workers, cfg.job_stale, &err)) {
+		store_close(s);
+		return cli_fail(&err);
+	}
 	if (http_server_start(cfg.listen, api_routes, s, cfg.http_threads, &srv, &err)) {
+		jobs_stop();
 		store_close(s);
 		return cli_fail(&err);
 	}
@@ -87,6 +99,8 @@ int cmd_serve(int argc, char **argv)
 	log_info("received %s: finishing requests in flight, then stopping",
 		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
+	/* Running jobs stop at their next batch boundary and resume at the next start. */
+	jobs_stop();
 	store_close(s);
 	log_info("stopped");
 	return EXIT_DONE;

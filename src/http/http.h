@@ -13,7 +13,10 @@
  *   R_FORM   an application/x-www-form-urlencoded body is also accepted
  *   R_PAGE   an HTML page: unauthenticated visitors are redirected to
  *            /login?next=...
- *   R_UPLOAD the body is streamed to the handler's upload callback (later)
+ *   R_UPLOAD a multipart/form-data body: the part named "file" is streamed to
+ *            a private file under DATA_DIR/uploads/ (never held in memory;
+ *            at most TT_MAX_UPLOAD_MB, else 413), the other fields are kept
+ *            (small); the handler finds them in req->upload
  *
  * Handlers fill the response through the http_reply_* functions. Everything
  * allocated with http_alloc/http_strdup lives until the request completes.
@@ -64,6 +67,21 @@ struct http_header {
 
 struct http_arena_block;
 
+/* What an R_UPLOAD request brought. */
+typedef struct http_upload {
+	bool has_file;
+	char path[512];       /* the stored file; removed after the request unless taken */
+	char filename[256];   /* the name the client gave, sanitised (no directories) */
+	int64_t size;
+	struct http_header *fields; /* other form fields */
+	bool taken;           /* set by a handler that renamed or now owns the file */
+	/* internal */
+	int fd;
+	int64_t field_bytes;
+	bool failed;
+	char failure[128];
+} http_upload;
+
 struct http_req {
 	/* request */
 	void *mhd;                 /* struct MHD_Connection * */
@@ -78,6 +96,8 @@ struct http_req {
 	json_t *json;              /* parsed body of R_JSON routes (a JSON object) */
 	bool is_form;
 	struct http_header *form;  /* decoded form fields */
+	http_upload upload;        /* R_UPLOAD routes */
+	void *post;                /* struct MHD_PostProcessor * */
 
 	/* who is asking */
 	enum auth_via via;
@@ -102,6 +122,9 @@ struct http_req {
 	bool api;
 	struct http_arena_block *arena;
 };
+
+/* The value of upload field name, or NULL. */
+const char *http_upload_field(http_req *req, const char *name);
 
 /* ---- server ---- */
 

@@ -27,6 +27,7 @@
 
 #include "auth/auth.h"
 #include "util/alloc.h"
+#include "util/config.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
@@ -49,6 +50,11 @@ struct http_arena_block {
 static const char *CSP =
 	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+static enum MHD_Result upload_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *filename, const char *content_type,
+				   const char *transfer_encoding, const char *data, uint64_t off,
+				   size_t size);
 
 static int64_t now_ns(void)
 {
@@ -102,6 +108,12 @@ static void req_free(http_req *req)
 		next = b->next;
 		free(b);
 	}
+	if (req->post)
+		MHD_destroy_post_processor(req->post);
+	if (req->upload.fd > 0)
+		close(req->upload.fd);
+	if (req->upload.path[0] && !req->upload.taken)
+		unlink(req->upload.path);
 	if (req->json)
 		json_decref(req->json);
 	free(req->body);
@@ -130,6 +142,14 @@ const char *http_cookie(http_req *req, const char *name)
 const char *http_form(http_req *req, const char *name)
 {
 	for (struct http_header *h = req->form; h; h = h->next)
+		if (!strcmp(h->name, name))
+			return h->value;
+	return http_upload_field(req, name);
+}
+
+const char *http_upload_field(http_req *req, const char *name)
+{
+	for (struct http_header *h = req->upload.fields; h; h = h->next)
 		if (!strcmp(h->name, name))
 			return h->value;
 	return NULL;
@@ -386,7 +406,7 @@ static int authenticate(http_req *req)
 		req->via = AUTH_BEARER;
 		return 0;
 	}
-	if (authz) {
+	if (authz && (req->route->flags & (R_AUTH | R_ADMIN))) {
 		http_reply_error(req, 401, "invalid_token", NULL,
 				 "unsupported Authorization scheme; use Bearer tt_...");
 		return -1;
@@ -476,7 +496,25 @@ static void dispatch_headers(struct http_server *srv, http_req *req)
 	}
 
 	cl = http_header(req, "Content-Length");
-	if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_JSON && !(r->flags & R_UPLOAD)) {
+	if (r->flags & R_UPLOAD) {
+		if (cl && strtoull(cl, NULL, 10) > (unsigned long long)cfg.max_upload_mb * 1024 * 1024 + 65536) {
+			http_reply_error(req, 413, "too_large", NULL,
+					 "the upload is larger than %lld MiB (TT_MAX_UPLOAD_MB)",
+					 (long long)cfg.max_upload_mb);
+			return;
+		}
+		if (!content_type_is(ct, "multipart/form-data")) {
+			http_reply_error(req, 415, "unsupported_media_type", NULL,
+					 "send the file as multipart/form-data with a field named \"file\"");
+			return;
+		}
+		req->post = MHD_create_post_processor(req->mhd, 64 * 1024, upload_iter, req);
+		if (!req->post)
+			http_reply_error(req, 400, "invalid_multipart", NULL,
+					 "the multipart/form-data body cannot be read (missing boundary?)");
+		return;
+	}
+	if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_JSON) {
 		http_reply_error(req, 413, "too_large", NULL, "the request body is larger than %d bytes",
 				 HTTP_MAX_JSON);
 		return;
@@ -538,11 +576,159 @@ static void parse_form(http_req *req)
 	}
 }
 
+
+/* ---- uploads (R_UPLOAD) ---- */
+
+#define UPLOAD_MAX_FIELDS 64
+#define UPLOAD_MAX_FIELD_BYTES 4096
+
+static void upload_fail(http_req *req, const char *why)
+{
+	if (!req->upload.failed)
+		snprintf(req->upload.failure, sizeof(req->upload.failure), "%s", why);
+	req->upload.failed = true;
+}
+
+/* Keeps the last path component and only harmless characters. */
+static void sanitize_filename(const char *in, char *out, size_t size)
+{
+	const char *base = in;
+	size_t n = 0;
+
+	for (const char *p = in; *p; p++)
+		if (*p == '/' || *p == '\\')
+			base = p + 1;
+	for (; *base && n + 1 < size; base++) {
+		unsigned char ch = (unsigned char)*base;
+
+		out[n++] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '_' : (char)ch;
+	}
+	out[n] = '\0';
+}
+
+static enum MHD_Result upload_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *filename, const char *content_type,
+				   const char *transfer_encoding, const char *data, uint64_t off,
+				   size_t size)
+{
+	http_req *req = cls;
+	http_upload *u = &req->upload;
+
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (u->failed)
+		return MHD_YES;
+	if (filename && !strcmp(key, "file")) {
+		if (off == 0 && u->fd <= 0) {
+			if (u->has_file) {
+				upload_fail(req, "send one file per request");
+				return MHD_YES;
+			}
+			snprintf(u->path, sizeof(u->path), "%s/uploads/upload-XXXXXX", cfg.data_dir);
+			u->fd = mkstemp(u->path);
+			if (u->fd < 0) {
+				log_error("upload: cannot create %s: %s", u->path, strerror(errno));
+				u->path[0] = '\0';
+				u->fd = 0;
+				upload_fail(req, "the server cannot store the upload");
+				return MHD_YES;
+			}
+			u->has_file = true;
+			sanitize_filename(filename, u->filename, sizeof(u->filename));
+		}
+		if ((uint64_t)u->size + size > (uint64_t)cfg.max_upload_mb * 1024 * 1024) {
+			req->too_large = true;
+			upload_fail(req, "too large");
+			return MHD_YES;
+		}
+		for (size_t done = 0; done < size;) {
+			ssize_t w = write(u->fd, data + done, size - done);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				log_error("upload: write failed: %s", strerror(errno));
+				upload_fail(req, errno == ENOSPC ? "the server's disk is full"
+								  : "the server cannot store the upload");
+				return MHD_YES;
+			}
+			done += (size_t)w;
+		}
+		u->size += (int64_t)size;
+		return MHD_YES;
+	}
+	/* An ordinary field: small, possibly in several pieces. */
+	u->field_bytes += (int64_t)size;
+	if (u->field_bytes > UPLOAD_MAX_FIELDS * UPLOAD_MAX_FIELD_BYTES) {
+		upload_fail(req, "too many or too large form fields");
+		return MHD_YES;
+	}
+	{
+		struct http_header *h = NULL;
+		int count = 0;
+
+		for (struct http_header *f = u->fields; f; f = f->next, count++)
+			if (!strcmp(f->name, key))
+				h = f;
+		if (!h || off == 0) {
+			if (count >= UPLOAD_MAX_FIELDS) {
+				upload_fail(req, "too many form fields");
+				return MHD_YES;
+			}
+			h = http_alloc(req, sizeof(*h));
+			h->name = http_strdup(req, key);
+			h->value = http_strdup(req, "");
+			h->next = u->fields;
+			u->fields = h;
+		}
+		{
+			size_t old = strlen(h->value);
+			char *v;
+
+			if (old + size > UPLOAD_MAX_FIELD_BYTES) {
+				upload_fail(req, "a form field is too long");
+				return MHD_YES;
+			}
+			v = http_alloc(req, old + size + 1);
+			memcpy(v, h->value, old);
+			memcpy(v + old, data, size);
+			v[old + size] = '\0';
+			h->value = v;
+		}
+	}
+	return MHD_YES;
+}
+
 /* Body phase: parse, finish checks, run the handler. */
 static void dispatch_body(http_req *req)
 {
 	const route *r = req->route;
 
+	if (r->flags & R_UPLOAD) {
+		if (req->too_large) {
+			http_reply_error(req, 413, "too_large", NULL,
+					 "the upload is larger than %lld MiB (TT_MAX_UPLOAD_MB)",
+					 (long long)cfg.max_upload_mb);
+			return;
+		}
+		if (req->upload.failed) {
+			bool server = strstr(req->upload.failure, "server") != NULL;
+
+			http_reply_error(req, server ? 500 : 400, server ? "upload_failed" : "invalid_upload",
+					 NULL, "%s", req->upload.failure);
+			return;
+		}
+		if (req->upload.fd > 0) {
+			if (fsync(req->upload.fd) || close(req->upload.fd)) {
+				req->upload.fd = 0;
+				http_reply_error(req, 500, "upload_failed", NULL,
+						 "the server cannot store the upload");
+				return;
+			}
+			req->upload.fd = 0;
+		}
+	}
 	if (req->too_large) {
 		http_reply_error(req, 413, "too_large", NULL, "the request body is larger than %d bytes",
 				 HTTP_MAX_JSON);
@@ -639,6 +825,33 @@ static void client_ip(struct MHD_Connection *conn, char *out, size_t size)
 			  (socklen_t)size);
 }
 
+/*
+ * Behind a trusted reverse proxy (TT_TRUST_PROXY=1) the client is the last
+ * address the proxy appended to X-Forwarded-For; earlier entries come from
+ * the client and cannot be trusted.
+ */
+static void forwarded_ip(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+	const char *last;
+	char buf[64];
+	size_t n;
+
+	if (!xff)
+		return;
+	last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	while (*last == ' ')
+		last++;
+	n = strcspn(last, " ");
+	if (n == 0 || n >= sizeof(buf))
+		return;
+	memcpy(buf, last, n);
+	buf[n] = '\0';
+	if (strspn(buf, "0123456789abcdefABCDEF.:") == n)
+		snprintf(out, size, "%s", buf);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -654,6 +867,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->method = method;
 		req->path = url;
 		client_ip(conn, req->ip, sizeof(req->ip));
+		if (cfg.trust_proxy)
+			forwarded_ip(conn, req->ip, sizeof(req->ip));
 		*con_cls = req;
 		atomic_fetch_add(&srv->inflight, 1);
 		dispatch_headers(srv, req);
@@ -665,6 +880,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (req->replied) {
 		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size && req->post) {
+		if (MHD_post_process(req->post, upload_data, *upload_data_size) != MHD_YES)
+			upload_fail(req, "the multipart/form-data body is malformed");
+		*upload_data_size = 0;
+		atomic_store(&srv->last_body_ns, now_ns());
 		return MHD_YES;
 	}
 	if (*upload_data_size) {

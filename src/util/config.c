@@ -34,6 +34,8 @@ static const struct {
 	{ "toggl-url", "TT_TOGGL_URL" },
 	{ "harvest-url", "TT_HARVEST_URL" },
 	{ "cookie-secure", "TT_COOKIE_SECURE" },
+	{ "trust-proxy", "TT_TRUST_PROXY" },
+	{ "job-stale", "TT_JOB_STALE" },
 	{ "log-level", "TT_LOG_LEVEL" },
 	{ "session-ttl", "TT_SESSION_TTL" },
 	{ "session-idle", "TT_SESSION_IDLE" },
@@ -130,6 +132,10 @@ int config_set(tt_config *c, const char *name, const char *v, tt_error *err)
 		set_str(&c->harvest_url, v);
 	} else if (!strcmp(name, "cookie-secure")) {
 		rc = parse_bool(name, v, &c->cookie_secure, err);
+	} else if (!strcmp(name, "trust-proxy")) {
+		rc = parse_bool(name, v, &c->trust_proxy, err);
+	} else if (!strcmp(name, "job-stale")) {
+		rc = parse_interval(name, v, &c->job_stale, err);
 	} else if (!strcmp(name, "log-level")) {
 		if (log_level_parse(v, &c->log_level))
 			return tt_error_set(err, TT_EINVAL, "invalid_setting", name,
@@ -159,6 +165,7 @@ int config_init(tt_config *c, tt_error *err)
 	c->log_level = LOG_INFO;
 	c->session_ttl = 30 * 86400;
 	c->session_idle = 7 * 86400;
+	c->job_stale = 30;
 
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
 		const char *v = getenv(settings[i].env);

@@ -30,6 +30,8 @@ typedef struct tt_config {
 	char *toggl_url;
 	char *harvest_url;
 	bool cookie_secure;
+	bool trust_proxy;      /* take the client address from X-Forwarded-For */
+	int64_t job_stale;     /* seconds without heartbeat before a job is orphaned */
 	int log_level;
 	bool quiet;
 	int64_t session_ttl;   /* absolute session lifetime, seconds */
