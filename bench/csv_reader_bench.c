@@ -23,7 +23,7 @@ static double now(void)
 
 static void generate(const char *path, long rows)
 {
-	static const char *projects[] = { "Website", "Mobile app", "Internal, misc", "R&D" };
+	static const char *projects[] = {"Website", "Mobile app", "Internal, misc", "R&D"};
 	FILE *f = fopen(path, "w");
 
 	if (!f) {
@@ -34,11 +34,14 @@ static void generate(const char *path, long rows)
 	for (long i = 0; i < rows; i++) {
 		const char *p = projects[i % 4];
 
-		fprintf(f, "%ld,user%ld,user%ld@example.com,%s%s%s,task-%ld,2024-03-%02ldT09:%02ld:00Z,"
-			   "2024-03-%02ldT10:%02ld:00Z,%ld,%s\n",
-			i + 1, i % 97, i % 97, i % 4 == 2 ? "\"" : "", p, i % 4 == 2 ? "\"" : "", i % 1000,
-			1 + i % 28, i % 60, 1 + i % 28, i % 60, 60 + i % 7,
-			i % 10 == 0 ? "\"Caf\xC3\xA9 meeting, \"\"planning\"\"\"" : "Reviewed pull requests");
+		fprintf(
+		    f,
+		    "%ld,user%ld,user%ld@example.com,%s%s%s,task-%ld,2024-03-%02ldT09:%02ld:00Z,"
+		    "2024-03-%02ldT10:%02ld:00Z,%ld,%s\n",
+		    i + 1, i % 97, i % 97, i % 4 == 2 ? "\"" : "", p, i % 4 == 2 ? "\"" : "",
+		    i % 1000, 1 + i % 28, i % 60, 1 + i % 28, i % 60, 60 + i % 7,
+		    i % 10 == 0 ? "\"Caf\xC3\xA9 meeting, \"\"planning\"\"\""
+		                : "Reviewed pull requests");
 	}
 	fclose(f);
 }
@@ -67,8 +70,8 @@ int main(int argc, char **argv)
 		fields += rec.nfields;
 	}
 	t1 = now();
-	printf("%ld records, %zu fields, %.1f MB in %.3f s: %.0f rows/s, %.0f MB/s (status %d)\n", n, fields,
-	       (double)csv_reader_bytes(r) / 1e6, t1 - t0, (double)n / (t1 - t0),
+	printf("%ld records, %zu fields, %.1f MB in %.3f s: %.0f rows/s, %.0f MB/s (status %d)\n",
+	       n, fields, (double)csv_reader_bytes(r) / 1e6, t1 - t0, (double)n / (t1 - t0),
 	       (double)csv_reader_bytes(r) / 1e6 / (t1 - t0), st);
 	csv_reader_free(r);
 	close(fd);

@@ -22,6 +22,7 @@ static const struct command {
 	{ "migrate", cmd_migrate, "apply, revert or list schema migrations" },
 	{ "user", cmd_user, "add, list users, change a password" },
 	{ "token", cmd_token, "create, list or revoke API tokens" },
+	{ "import", cmd_import, "import CSV files; import status, history and undo" },
 	{ NULL, NULL, NULL },
 };
 

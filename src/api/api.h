@@ -48,6 +48,10 @@ void h_import_errors(http_req *req);
 void h_import_history(http_req *req);
 void h_import_cancel(http_req *req);
 void h_import_undo(http_req *req);
+void h_import_csv_clients(http_req *req);
+void h_wizard_start(http_req *req);
+void h_wizard_preview(http_req *req);
+void h_wizard_execute(http_req *req);
 
 /* pages.c */
 void h_healthz(http_req *req);

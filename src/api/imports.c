@@ -206,28 +206,26 @@ static void reply_dry_run(http_req *req, const struct import_options *o)
 }
 
 /*
- * Records the import and queues its job: the upload is moved to
- * uploads/import-<id>.csv in the data directory. Returns 0 with *id.
+ * Records the import (type "csv" or "csv_clients") and, when start is set,
+ * queues its job of `kind`: the upload is moved to uploads/import-<id>.csv
+ * in the data directory. Returns 0 with *id.
  */
-static int import_enqueue(http_req *req, const struct import_options *o, int64_t user_id,
-		       bool start, int64_t *id, tt_error *err)
+static int import_enqueue(http_req *req, const char *type, const char *kind,
+			  const char *options_json, bool start, int64_t *id, tt_error *err)
 {
 	char rel[128], abs[1024];
-	json_t *opts = import_options_to_json(o);
-	char *opts_text = json_dumps(opts, JSON_COMPACT);
 	int64_t job_id;
 	int rc;
 
-	json_decref(opts);
 	if ((rc = store_begin(req->db, STORE_TX_WRITE, err)))
-		goto out;
-	if ((rc = imports_create(req->db, user_id, "csv", req->upload.filename, NULL,
-				 req->upload.size, opts_text, id, err)))
+		return rc;
+	if ((rc = imports_create(req->db, req->user.id, type, req->upload.filename, NULL,
+				 req->upload.size, options_json, id, err)))
 		goto fail;
 	snprintf(rel, sizeof(rel), "uploads/import-%lld.csv", (long long)*id);
 	snprintf(abs, sizeof(abs), "%s/%s", cfg.data_dir, rel);
 	if ((rc = imports_set_file(req->db, *id, rel, err)) ||
-	    (start && (rc = jobs_submit(req->db, IMPORT_JOB_CSV, *id, false, &job_id, err))))
+	    (start && (rc = jobs_submit(req->db, kind, *id, false, &job_id, err))))
 		goto fail;
 	if (rename(req->upload.path, abs)) {
 		log_error("import: cannot move the upload to %s: %s", abs, strerror(errno));
@@ -237,23 +235,34 @@ static int import_enqueue(http_req *req, const struct import_options *o, int64_t
 	req->upload.taken = true;
 	if ((rc = store_commit(req->db, err))) {
 		unlink(abs);
-		goto out;
+		return rc;
 	}
 	if (start)
 		jobs_notify();
-	goto out;
+	return 0;
 fail:
 	store_rollback(req->db);
-out:
-	free(opts_text);
+	return rc;
+}
+
+static int enqueue_csv(http_req *req, const struct import_options *o, bool start, int64_t *id,
+		       tt_error *err)
+{
+	json_t *opts = import_options_to_json(o);
+	char *text = json_dumps(opts, JSON_COMPACT);
+	int rc;
+
+	json_decref(opts);
+	rc = import_enqueue(req, "csv", IMPORT_JOB_CSV, text, start, id, err);
+	free(text);
 	return rc;
 }
 
 /* Waits for the job of import id to end. 0, or TT_EBUSY after the timeout. */
-static int wait_import(http_req *req, int64_t id, tt_error *err)
+static int wait_import(http_req *req, const char *kind, int64_t id, tt_error *err)
 {
 	job_rec j;
-	int rc = jobq_get_by_ref(req->db, IMPORT_JOB_CSV, id, &j, err);
+	int rc = jobq_get_by_ref(req->db, kind, id, &j, err);
 
 	if (rc)
 		return rc;
@@ -262,10 +271,11 @@ static int wait_import(http_req *req, int64_t id, tt_error *err)
 	return rc;
 }
 
+static void reply_started(http_req *req, const char *kind, int64_t id, bool wait);
+
 void h_import_csv(http_req *req)
 {
 	struct import_options o;
-	import_rec r;
 	tt_error err;
 	int64_t id;
 
@@ -278,11 +288,21 @@ void h_import_csv(http_req *req)
 		reply_dry_run(req, &o);
 		return;
 	}
-	if (import_enqueue(req, &o, req->user.id, true, &id, &err)) {
+	if (enqueue_csv(req, &o, true, &id, &err)) {
 		http_reply_tt_error(req, &err);
 		return;
 	}
-	if (o.wait && wait_import(req, id, &err) == 0 && imports_get(req->db, id, &r, &err) == 0) {
+	reply_started(req, IMPORT_JOB_CSV, id, o.wait);
+}
+
+/* Answers 202 (or, with wait, 200 and the final status once the job ended). */
+static void reply_started(http_req *req, const char *kind, int64_t id, bool wait)
+{
+	import_rec r;
+	tt_error err;
+
+	tt_error_init(&err);
+	if (wait && wait_import(req, kind, id, &err) == 0 && imports_get(req->db, id, &r, &err) == 0) {
 		json_t *out = status_json(req, &r);
 
 		json_object_set_new(out, "success", json_true());
@@ -490,7 +510,8 @@ void h_import_cancel(http_req *req)
 		import_rec_release(&r);
 		return;
 	}
-	if (jobq_get_by_ref(req->db, IMPORT_JOB_CSV, r.id, &j, &err) == 0) {
+	if (jobq_get_by_ref(req->db, strcmp(r.import_type, "csv_clients") ? IMPORT_JOB_CSV : IMPORT_JOB_CLIENTS,
+			    r.id, &j, &err) == 0) {
 		int rc = jobs_cancel(req->db, j.id, &err);
 
 		job_rec_release(&j);
@@ -563,4 +584,172 @@ fail:
 	http_reply_tt_error(req, &err);
 out:
 	import_rec_release(&r);
+}
+
+/* ---- clients CSV ---- */
+
+void h_import_csv_clients(http_req *req)
+{
+	const char *skip = http_upload_field(req, "skip_duplicates");
+	const char *fields = http_upload_field(req, "duplicate_detection_fields");
+	const char *wait = http_upload_field(req, "wait");
+	bool skip_dups = true, do_wait = false;
+	json_t *opts;
+	char *text;
+	tt_error err;
+	int64_t id;
+	int rc;
+
+	tt_error_init(&err);
+	for (struct http_header *h = req->upload.fields; h; h = h->next) {
+		if (strcmp(h->name, "skip_duplicates") && strcmp(h->name, "duplicate_detection_fields") &&
+		    strcmp(h->name, "wait") && strcmp(h->name, "csrf_token")) {
+			http_reply_error(req, 400, "unknown_field", h->name, "unknown field \"%.60s\"",
+					 h->name);
+			return;
+		}
+	}
+	if ((skip && q_bool("skip_duplicates", skip, &skip_dups, &err)) ||
+	    (wait && q_bool("wait", wait, &do_wait, &err)) || check_upload(req, &err)) {
+		http_reply_tt_error(req, &err);
+		return;
+	}
+	if (fields) {
+		static const char *known[] = { "name", "email", "phone", "contact_person", NULL };
+		char *copy = strdup(fields), *save = NULL;
+		bool ok = copy != NULL;
+
+		for (char *t = copy ? strtok_r(copy, ", ", &save) : NULL; t; t = strtok_r(NULL, ", ", &save)) {
+			bool k = false;
+
+			for (const char **n = known; *n; n++)
+				k = k || !strcmp(*n, t);
+			ok = ok && k;
+		}
+		free(copy);
+		if (!ok) {
+			http_reply_error(req, 400, "invalid_field", "duplicate_detection_fields",
+					 "duplicate_detection_fields must list fields among name, email, phone, contact_person");
+			return;
+		}
+	}
+	opts = json_pack("{s:b, s:s}", "skip_duplicates", skip_dups, "duplicate_detection_fields",
+			 fields ? fields : "name");
+	text = json_dumps(opts, JSON_COMPACT);
+	json_decref(opts);
+	rc = import_enqueue(req, "csv_clients", IMPORT_JOB_CLIENTS, text, true, &id, &err);
+	free(text);
+	if (rc) {
+		http_reply_tt_error(req, &err);
+		return;
+	}
+	reply_started(req, IMPORT_JOB_CLIENTS, id, do_wait);
+}
+
+/* ---- migration wizard: a guided import over the same pipeline ---- */
+
+/*
+ * start: uploads the file and records a pending import (no job yet) with its
+ * options; preview: a real dry run of that file; execute: queues the import.
+ */
+void h_wizard_start(http_req *req)
+{
+	struct import_options o;
+	const char *source = http_upload_field(req, "source");
+	tt_error err;
+	int64_t id;
+
+	tt_error_init(&err);
+	if (source && strcmp(source, "csv") && strcmp(source, "timetracker")) {
+		http_reply_error(req, 400, "invalid_field", "source",
+				 "source must be csv (Toggl and Harvest files and APIs come in a later version)");
+		return;
+	}
+	{
+		/* "source" is the wizard's own field; the rest are import options. */
+		struct http_header **pp = &req->upload.fields;
+
+		while (*pp) {
+			if (!strcmp((*pp)->name, "source"))
+				*pp = (*pp)->next;
+			else
+				pp = &(*pp)->next;
+		}
+	}
+	if (upload_options(req, &o, &err) || check_upload(req, &err) ||
+	    enqueue_csv(req, &o, false, &id, &err)) {
+		http_reply_tt_error(req, &err);
+		return;
+	}
+	http_reply_json(req, 201,
+			json_pack("{s:b, s:I, s:s, s:s, s:s}", "success", 1, "wizard_id", (json_int_t)id,
+				  "status", "pending", "preview_url",
+				  http_printf(req, "/api/migration/wizard/%lld/preview", (long long)id),
+				  "execute_url",
+				  http_printf(req, "/api/migration/wizard/%lld/execute", (long long)id)));
+}
+
+static int load_wizard(http_req *req, import_rec *r)
+{
+	if (load_visible(req, req->params[0], r))
+		return -1;
+	if (strcmp(r->status, "pending") || strcmp(r->import_type, "csv")) {
+		http_reply_error(req, 409, "conflict", NULL,
+				 "this import has already been started (%s)", r->status);
+		import_rec_release(r);
+		return -1;
+	}
+	return 0;
+}
+
+void h_wizard_preview(http_req *req)
+{
+	struct import_options o;
+	struct import_result res;
+	import_rec r;
+	char path[1024];
+	json_t *summary;
+
+	if (load_wizard(req, &r))
+		return;
+	import_options_from_json(&o, r.options);
+	o.dry_run = true;
+	snprintf(path, sizeof(path), "%s/%s", cfg.data_dir, r.file_name ? r.file_name : "");
+	import_result_init(&res);
+	csv_import_run(req->db, 0, &req->user, path, &o, NULL, &res);
+	if (res.fatal[0]) {
+		http_reply_error(req, 400, "invalid_file", "file", "%s", res.fatal);
+	} else {
+		summary = import_summary_json(req->db, 0, &res);
+		http_reply_json(req, 200,
+				json_pack("{s:b, s:b, s:I, s:s, s:o, s:O, s:O, s:{s:I, s:I, s:I, s:I}}",
+					  "success", 1, "dry_run", 1, "wizard_id", (json_int_t)r.id,
+					  "status", res.status, "summary", summary, "errors", res.errors,
+					  "preview", res.preview, "would_create", "clients",
+					  (json_int_t)res.created[0], "projects", (json_int_t)res.created[1],
+					  "tasks", (json_int_t)res.created[2], "tags", (json_int_t)res.created[3]));
+	}
+	import_result_release(&res);
+	import_rec_release(&r);
+}
+
+void h_wizard_execute(http_req *req)
+{
+	import_rec r;
+	tt_error err;
+	int64_t job_id;
+
+	tt_error_init(&err);
+	if (load_wizard(req, &r))
+		return;
+	import_rec_release(&r);
+	if (store_begin(req->db, STORE_TX_WRITE, &err) ||
+	    jobs_submit(req->db, IMPORT_JOB_CSV, req->params[0], false, &job_id, &err) ||
+	    store_commit(req->db, &err)) {
+		store_rollback(req->db);
+		http_reply_tt_error(req, &err);
+		return;
+	}
+	jobs_notify();
+	reply_started(req, IMPORT_JOB_CSV, req->params[0], false);
 }

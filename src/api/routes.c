@@ -39,5 +39,9 @@ const route api_routes[] = {
 	{ "POST", "/api/import/{id}/cancel", h_import_cancel, API },
 	{ "POST", "/api/import/{id}/undo", h_import_undo, API | R_JSON },
 	{ "GET", "/api/import/history", h_import_history, R_AUTH },
+	{ "POST", "/api/import/csv/clients", h_import_csv_clients, API | R_UPLOAD },
+	{ "POST", "/api/migration/wizard/start", h_wizard_start, API | R_UPLOAD },
+	{ "POST", "/api/migration/wizard/{id}/preview", h_wizard_preview, API },
+	{ "POST", "/api/migration/wizard/{id}/execute", h_wizard_execute, API },
 	{ NULL, NULL, NULL, 0 },
 };

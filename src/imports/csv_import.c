@@ -26,7 +26,7 @@
 #include "util/log.h"
 #include "util/strmap.h"
 
-#define IMPORT_BATCH 2000
+#define IMPORT_BATCH 5000
 #define NAME_MAX_BYTES 200
 #define NOTES_MAX_BYTES 10000
 #define TAG_MAX_BYTES 100
@@ -561,7 +561,7 @@ static int build_row(struct ictx *x, const csv_record *rec, struct row *r)
 
 /* ---- resolve, dedup, write ---- */
 
-static int resolve(struct ictx *x, const struct row *r, entry_input *in)
+static int resolve(struct ictx *x, const struct row *r, entry_input *in, int64_t *tag_ids)
 {
 	char key[NAME_MAX_BYTES + 32];
 	int64_t client_id, id;
@@ -601,6 +601,7 @@ static int resolve(struct ictx *x, const struct row *r, entry_input *in)
 			x->res->created[3] += created;
 			strmap_put(&x->tags, key, id);
 		}
+		tag_ids[i] = id;
 	}
 	return 0;
 }
@@ -644,7 +645,7 @@ static void add_preview(struct ictx *x, const csv_record *rec, const struct row 
 static int write_row(struct ictx *x, const csv_record *rec, const struct row *r)
 {
 	entry_input in = { 0 };
-	int64_t id;
+	int64_t id, tag_ids[TAGS_MAX];
 	int rc;
 
 	in.user_id = x->u->id;
@@ -656,8 +657,9 @@ static int write_row(struct ictx *x, const csv_record *rec, const struct row *r)
 	in.import_id = x->import_id;
 	in.tags = (const char *const *)r->tags;
 	in.n_tags = r->ntags;
+	in.tag_ids = tag_ids;
 	in.set_tags = true;
-	if ((rc = resolve(x, r, &in)))
+	if ((rc = resolve(x, r, &in, tag_ids)))
 		return rc;
 	if (!x->o->allow_duplicates) {
 		rc = is_duplicate(x, &in);

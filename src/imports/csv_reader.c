@@ -44,24 +44,24 @@
 struct csv_reader {
 	int fd;
 	size_t chunk, max_field, max_record, max_fields;
-	char delim;        /* 0 until sniffed */
-	bool at_start;     /* BOM check pending (reading from offset 0) */
-	bool ready;        /* BOM checked, delimiter known, tables built */
-	bool eof;          /* read(2) returned 0 */
-	int fatal;         /* sticky CSV_EENCODING / CSV_EIO, 0 when fine */
+	char delim;    /* 0 until sniffed */
+	bool at_start; /* BOM check pending (reading from offset 0) */
+	bool ready;    /* BOM checked, delimiter known, tables built */
+	bool eof;      /* read(2) returned 0 */
+	int fatal;     /* sticky CSV_EENCODING / CSV_EIO, 0 when fine */
 	csv_record fatal_rec;
 
 	unsigned char *buf; /* input chunk(s) */
 	size_t buf_cap, pos, len;
-	int64_t buf_off;    /* file offset of buf[0] */
+	int64_t buf_off; /* file offset of buf[0] */
 
-	char *rec;          /* field bytes, NUL after each */
+	char *rec; /* field bytes, NUL after each */
 	size_t rec_cap;
 	csv_field *fields;
 	size_t fields_cap;
 
-	int64_t nrecords;   /* records handed out so far (numbering) */
-	int64_t line;       /* physical line of the next unread byte */
+	int64_t nrecords; /* records handed out so far (numbering) */
+	int64_t line;     /* physical line of the next unread byte */
 	int64_t blank;
 
 	unsigned char tab_unq[256]; /* bytes that stop an unquoted run */
@@ -74,15 +74,15 @@ enum {
 	ST_FIELD_START, /* at the first byte of a field */
 	ST_UNQUOTED,
 	ST_QUOTED,
-	ST_QUOTED_CR,   /* after a CR inside quotes */
-	ST_QUOTE_SEEN,  /* after a '"' inside quotes: close or doubled? */
-	ST_END_CR,      /* after the CR ending a record */
+	ST_QUOTED_CR,  /* after a CR inside quotes */
+	ST_QUOTE_SEEN, /* after a '"' inside quotes: close or doubled? */
+	ST_END_CR,     /* after the CR ending a record */
 };
 
 csv_reader *csv_reader_new(int fd, const csv_options *opts)
 {
 	csv_reader *r = xcalloc(1, sizeof(*r));
-	csv_options o = { 0 };
+	csv_options o = {0};
 
 	if (opts)
 		o = *opts;
@@ -138,16 +138,14 @@ int64_t csv_reader_blank_lines(const csv_reader *r)
 const char *csv_status_message(int status)
 {
 	switch (status) {
-	case CSV_OK:
-		return "ok";
-	case CSV_EOF:
-		return "end of file";
+	case CSV_OK: return "ok";
+	case CSV_EOF: return "end of file";
 	case CSV_ETOOBIG:
-		return "record too large (a field, the record or its number of fields is over the limit)";
+		return "record too large (a field, the record or its number of fields is over the "
+		       "limit)";
 	case CSV_EQUOTE:
 		return "malformed quoting (unterminated quote, or text after a closing quote)";
-	case CSV_EIO:
-		return "read error";
+	case CSV_EIO: return "read error";
 	case CSV_EENCODING:
 		return "not a UTF-8 text file (UTF-16/UTF-32 byte order mark or NUL bytes)";
 	}
@@ -207,23 +205,22 @@ static int refill(csv_reader *r)
 
 /*
  * Counts ',', ';' and TAB outside quotes in the first physical record
- * (after any blank lines), buffering up to about max_record bytes of it.
+ * (after any blank lines), looking at no more than max_record bytes.
  */
 static int sniff(csv_reader *r)
 {
-	size_t i = r->pos, n[3] = { 0, 0, 0 };
+	size_t i = r->pos, n[3] = {0, 0, 0};
 	int q = 0; /* 0 field start, 1 unquoted, 2 quoted, 3 just closed */
 	bool content = false;
 
 	for (;;) {
 		unsigned char c;
 
+		if (i - r->pos >= r->max_record) /* the same limit whatever the chunk size */
+			break;
 		if (i == r->len) {
-			int rc;
+			int rc = read_more(r);
 
-			if (i - r->pos > r->max_record)
-				break;
-			rc = read_more(r);
 			if (rc < 0)
 				return -1;
 			if (rc == 0)
@@ -289,10 +286,12 @@ static int prepare(csv_reader *r, csv_record *rec)
 		n = r->len - r->pos;
 		if ((n >= 4 && b[0] == 0xFF && b[1] == 0xFE && b[2] == 0 && b[3] == 0) ||
 		    (n >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0xFE && b[3] == 0xFF) ||
-		    (n >= 2 && b[0] == 0xFF && b[1] == 0xFE) || (n >= 2 && b[0] == 0xFE && b[1] == 0xFF)) {
+		    (n >= 2 && b[0] == 0xFF && b[1] == 0xFE) ||
+		    (n >= 2 && b[0] == 0xFE && b[1] == 0xFF)) {
 			rec->record = r->nrecords + 1;
 			rec->line = r->line;
-			rec->offset = rec->end_offset = rec->bad_utf8_offset = r->buf_off + (int64_t)r->pos;
+			rec->offset = rec->end_offset = rec->bad_utf8_offset =
+			    r->buf_off + (int64_t)r->pos;
 			set_fatal(r, rec, CSV_EENCODING);
 			return CSV_EENCODING;
 		}
@@ -348,7 +347,8 @@ static size_t utf8_check(const unsigned char *s, size_t n)
 			c1 = s[i + 1];
 			if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
 				return i;
-			if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) /* overlong, surrogate */
+			if ((c == 0xE0 && c1 < 0xA0) ||
+			    (c == 0xED && c1 >= 0xA0)) /* overlong, surrogate */
 				return i;
 			i += 3;
 			continue;
@@ -357,9 +357,11 @@ static size_t utf8_check(const unsigned char *s, size_t n)
 			if (i + 3 >= n)
 				return i;
 			c1 = s[i + 1];
-			if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
+			if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+			    (s[i + 3] & 0xC0) != 0x80)
 				return i;
-			if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) /* overlong, > U+10FFFF */
+			if ((c == 0xF0 && c1 < 0x90) ||
+			    (c == 0xF4 && c1 >= 0x90)) /* overlong, > U+10FFFF */
 				return i;
 			i += 4;
 			continue;
@@ -422,62 +424,63 @@ int csv_reader_next(csv_reader *r, csv_record *rec)
 	end = r->buf + r->len;
 
 /* file offset of the byte at q */
-#define OFF(q) (r->buf_off + (int64_t)((q) - r->buf))
+#define OFF(q) (r->buf_off + (int64_t)((q)-r->buf))
 
 /* appends n bytes at src to the field, or flags the record too big */
-#define APPEND(src, n)                                                   \
-	do {                                                             \
-		if (!err) {                                              \
-			if (fl + (n) > max_field || rl + (n) > max_record) { \
-				err = CSV_ETOOBIG;                       \
-			} else {                                         \
-				rec_reserve(r, rl + (n) + 1);            \
-				memcpy(r->rec + rl, (src), (n));         \
-				rl += (n);                               \
-				fl += (n);                               \
-			}                                                \
-		}                                                        \
+#define APPEND(src, n)                                                                             \
+	do {                                                                                       \
+		if (!err) {                                                                        \
+			if (fl + (n) > max_field || rl + (n) > max_record) {                       \
+				err = CSV_ETOOBIG;                                                 \
+			} else {                                                                   \
+				rec_reserve(r, rl + (n) + 1);                                      \
+				memcpy(r->rec + rl, (src), (n));                                   \
+				rl += (n);                                                         \
+				fl += (n);                                                         \
+			}                                                                          \
+		}                                                                                  \
 	} while (0)
 
 /* ends the current field (not on error) */
-#define FINISH_FIELD()                                                                   \
-	do {                                                                             \
-		if (!err) {                                                              \
-			if (bad_field < 0 && fl) {                                       \
+#define FINISH_FIELD()                                                                             \
+	do {                                                                                       \
+		if (!err) {                                                                        \
+			if (bad_field < 0 && fl) {                                                 \
 				const unsigned char *s_ = (const unsigned char *)r->rec + rl - fl; \
-				size_t i_ = utf8_check(s_, fl);                          \
-				if (i_ < fl) {                                           \
-					int64_t extra_ = 0;                              \
-					if (quoted)                                      \
-						for (size_t k_ = 0; k_ < i_; k_++)       \
-							extra_ += s_[k_] == '"';         \
-					bad_field = (int)nf;                             \
-					bad_off = fstart + (int64_t)i_ + extra_;         \
-				}                                                        \
-			}                                                                \
-			rec_reserve(r, rl + 1);                                          \
-			r->rec[rl++] = '\0';                                             \
-			if (nf == r->fields_cap) {                                       \
-				r->fields_cap *= 2;                                      \
-				if (r->fields_cap > r->max_fields)                       \
-					r->fields_cap = r->max_fields;                   \
-				r->fields = xrealloc(r->fields, r->fields_cap * sizeof(*r->fields)); \
-			}                                                                \
-			r->fields[nf].len = fl;                                          \
-			r->fields[nf].quoted = quoted;                                   \
-			nf++;                                                            \
-		}                                                                        \
+				size_t i_ = utf8_check(s_, fl);                                    \
+				if (i_ < fl) {                                                     \
+					int64_t extra_ = 0;                                        \
+					if (quoted)                                                \
+						for (size_t k_ = 0; k_ < i_; k_++)                 \
+							extra_ += s_[k_] == '"';                   \
+					bad_field = (int)nf;                                       \
+					bad_off = fstart + (int64_t)i_ + extra_;                   \
+				}                                                                  \
+			}                                                                          \
+			rec_reserve(r, rl + 1);                                                    \
+			r->rec[rl++] = '\0';                                                       \
+			if (nf == r->fields_cap) {                                                 \
+				r->fields_cap *= 2;                                                \
+				if (r->fields_cap > r->max_fields)                                 \
+					r->fields_cap = r->max_fields;                             \
+				r->fields =                                                        \
+				    xrealloc(r->fields, r->fields_cap * sizeof(*r->fields));       \
+			}                                                                          \
+			r->fields[nf].len = fl;                                                    \
+			r->fields[nf].quoted = quoted;                                             \
+			nf++;                                                                      \
+		}                                                                                  \
 	} while (0)
 
 /* a delimiter: end the field, check room for another */
-#define DELIMITER()                                                          \
-	do {                                                                 \
-		if (!err && (rl + 1 > max_record || nf + 2 > r->max_fields)) \
-			err = CSV_ETOOBIG;                                   \
-		FINISH_FIELD();                                              \
-		fl = 0;                                                      \
-		quoted = false;                                              \
-		st = ST_FIELD_START;                                         \
+#define DELIMITER()                                                                                \
+	do {                                                                                       \
+		if (!err && (rl + 1 > max_record || nf + 2 > r->max_fields))                       \
+			err = CSV_ETOOBIG;                                                         \
+		FINISH_FIELD();                                                                    \
+		fl = 0;                                                                            \
+		quoted = false;                                                                    \
+		st = ST_FIELD_START;                                                               \
 	} while (0)
 
 	for (;;) {
@@ -490,8 +493,10 @@ int csv_reader_next(csv_reader *r, csv_record *rec)
 			rc = refill(r);
 			if (rc < 0) {
 				rec->record = r->nrecords + 1;
-				rec->line = st == ST_REC_START || st == ST_BLANK_CR ? r->line : rec_line;
-				rec->offset = st == ST_REC_START || st == ST_BLANK_CR ? r->buf_off : rec_off;
+				rec->line =
+				    st == ST_REC_START || st == ST_BLANK_CR ? r->line : rec_line;
+				rec->offset =
+				    st == ST_REC_START || st == ST_BLANK_CR ? r->buf_off : rec_off;
 				rec->end_offset = r->buf_off;
 				set_fatal(r, rec, CSV_EIO);
 				return CSV_EIO;
@@ -635,20 +640,13 @@ int csv_reader_next(csv_reader *r, csv_record *rec)
 at_eof:
 	switch (st) {
 	case ST_REC_START:
-	case ST_BLANK_CR:
-		r->pos = r->len;
-		return CSV_EOF;
+	case ST_BLANK_CR: r->pos = r->len; return CSV_EOF;
 	case ST_FIELD_START:
 	case ST_UNQUOTED:
-	case ST_QUOTE_SEEN:
-		FINISH_FIELD();
-		break;
+	case ST_QUOTE_SEEN: FINISH_FIELD(); break;
 	case ST_QUOTED:
-	case ST_QUOTED_CR:
-		err = CSV_EQUOTE;
-		break;
-	default:
-		break;
+	case ST_QUOTED_CR: err = CSV_EQUOTE; break;
+	default: break;
 	}
 
 done:

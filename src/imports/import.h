@@ -27,6 +27,7 @@
 #include "store/users.h"
 
 #define IMPORT_JOB_CSV "import_csv"
+#define IMPORT_JOB_CLIENTS "import_clients"
 
 struct import_options {
 	char format[16];     /* "auto" or "timetracker" */
@@ -83,6 +84,7 @@ json_t *import_summary_json(store_conn *c, int64_t import_id, const struct impor
 
 /* Registers the import job kinds with the job system. */
 void imports_register_jobs(void);
+void imports_register_clients_job(void);
 
 /* The header of our CSV template. */
 extern const char IMPORT_TEMPLATE_CSV[];

@@ -149,4 +149,5 @@ static const struct job_kind csv_kind = {
 void imports_register_jobs(void)
 {
 	jobs_register(&csv_kind);
+	imports_register_clients_job();
 }

@@ -36,6 +36,7 @@ static struct {
 	bool keeper_started;
 	int64_t stale;
 	atomic_bool stopping;
+	atomic_bool cancel_all;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool kick;
@@ -93,10 +94,19 @@ void jobs_notify(void)
 	pthread_mutex_unlock(&rt.lock);
 }
 
+void jobs_cancel_all_here(void)
+{
+	atomic_store(&rt.cancel_all, true);
+}
+
 bool job_should_stop(job *j, int *result)
 {
 	int64_t now = mono_ns();
 
+	if (atomic_load(&rt.cancel_all)) {
+		*result = JOB_CANCELLED;
+		return true;
+	}
 	if (atomic_load(&rt.stopping)) {
 		*result = JOB_INTERRUPTED;
 		return true;

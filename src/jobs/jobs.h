@@ -102,6 +102,12 @@ int jobs_wait(store *s, int64_t job_id, int timeout_ms, tt_error *err);
 /* Cancel: a queued job is cancelled at once, a running one at its next batch. */
 int jobs_cancel(store_conn *c, int64_t job_id, tt_error *err);
 
+/*
+ * Makes every job running in this process stop at its next batch boundary
+ * as cancelled (the CLI's Ctrl-C). Async-signal-safe.
+ */
+void jobs_cancel_all_here(void);
+
 /* For job code. */
 bool job_should_stop(job *j, int *result);
 int job_checkpoint(job *j, const char *checkpoint_json, tt_error *err);

@@ -274,17 +274,22 @@ int entries_walk(store_conn *c, const entry_filter *f, int64_t limit, int64_t of
 	return rc < 0 ? rc : 0;
 }
 
-static int set_tags(store_conn *c, int64_t entry_id, const entry_input *in, tt_error *err)
+static int set_tags(store_conn *c, int64_t entry_id, const entry_input *in, bool is_new,
+		    tt_error *err)
 {
-	int rc = store_run(c, err, "DELETE FROM time_entry_tags WHERE entry_id = ?", "i", entry_id);
+	int rc = 0;
 
+	if (!is_new)
+		rc = store_run(c, err, "DELETE FROM time_entry_tags WHERE entry_id = ?", "i", entry_id);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < in->n_tags; i++) {
 		int64_t tag_id;
 		bool created;
 
-		if ((rc = catalog_tag(c, in->tags[i], in->import_id, &tag_id, &created, err)))
+		if (in->tag_ids)
+			tag_id = in->tag_ids[i];
+		else if ((rc = catalog_tag(c, in->tags[i], in->import_id, &tag_id, &created, err)))
 			return rc;
 		rc = store_run(c, err,
 			       "INSERT INTO time_entry_tags (entry_id, tag_id) VALUES (?, ?)"
@@ -310,7 +315,7 @@ int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *
 
 	if (rc < 0)
 		return rc;
-	return set_tags(c, *id, in, err);
+	return in->n_tags ? set_tags(c, *id, in, true, err) : 0;
 }
 
 int entries_update(store_conn *c, int64_t id, const entry_input *in, tt_error *err)
@@ -327,7 +332,7 @@ int entries_update(store_conn *c, int64_t id, const entry_input *in, tt_error *e
 		return rc;
 	if (store_changes(c) == 0)
 		return tt_error_set(err, TT_ENOTFOUND, "not_found", NULL, "no such time entry");
-	return in->set_tags ? set_tags(c, id, in, err) : 0;
+	return in->set_tags ? set_tags(c, id, in, false, err) : 0;
 }
 
 int entries_delete(store_conn *c, int64_t id, int64_t user_id, tt_error *err)

@@ -85,6 +85,7 @@ typedef struct entry_input {
 	int64_t import_id;       /* 0 = none */
 	const char *const *tags; /* names; found or created case-insensitively */
 	size_t n_tags;
+	const int64_t *tag_ids;  /* or: ids already resolved (n_tags of them) */
 	bool set_tags;           /* update: replace tags only when true */
 } entry_input;
 

@@ -189,7 +189,12 @@ int store_exec(store_conn *c, const char *sql, tt_error *err)
 	return c->s->be->exec(c, sql, err);
 }
 
-/* FNV-1a over the SQL text: statements are few and long-lived. */
+/*
+ * FNV-1a over the SQL text: statements are few and long-lived. Most SQL
+ * is a string literal, so a statement remembers the caller's pointer and a
+ * hit on the same pointer with the same text skips the hashing of the text
+ * (the most frequent path of an import: several statements per row).
+ */
 static unsigned sql_hash(const char *sql)
 {
 	uint32_t h = 2166136261u;
@@ -199,14 +204,26 @@ static unsigned sql_hash(const char *sql)
 	return h % STORE_STMT_BUCKETS;
 }
 
+#define STORE_RECENT 8
+
 store_stmt *store_prepare(store_conn *c, const char *sql, tt_error *err)
 {
-	unsigned b = sql_hash(sql);
+	unsigned b;
 	store_stmt *st;
 
+	for (int i = 0; i < STORE_RECENT; i++) {
+		st = c->recent[i];
+		if (st && st->sql_ptr == sql && !st->busy && !strcmp(st->sql, sql)) {
+			st->busy = true;
+			return st;
+		}
+	}
+	b = sql_hash(sql);
 	for (st = c->cache[b]; st; st = st->next) {
 		if (!st->busy && !strcmp(st->sql, sql)) {
 			st->busy = true;
+			st->sql_ptr = sql;
+			c->recent[c->recent_next++ % STORE_RECENT] = st;
 			return st;
 		}
 	}
@@ -220,8 +237,10 @@ store_stmt *store_prepare(store_conn *c, const char *sql, tt_error *err)
 		return NULL;
 	}
 	st->busy = true;
+	st->sql_ptr = sql;
 	st->next = c->cache[b];
 	c->cache[b] = st;
+	c->recent[c->recent_next++ % STORE_RECENT] = st;
 	return st;
 }
 

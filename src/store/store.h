@@ -79,11 +79,13 @@ int store_exec(store_conn *c, const char *sql, tt_error *err);
  *   'n' int64_t, where 0 binds SQL NULL (for optional foreign keys)
  *   'd' double
  * Returns the statement (release with store_stmt_done) or NULL with err.
+ * Strings are bound without copying: they must outlive the statement's use.
  */
 store_stmt *store_query(store_conn *c, tt_error *err, const char *sql, const char *fmt, ...);
 
 store_stmt *store_prepare(store_conn *c, const char *sql, tt_error *err);
 int store_bind_int64(store_stmt *st, int idx, int64_t v);   /* idx is 1-based */
+/* The text is not copied: it must stay valid until store_stmt_done(st). */
 int store_bind_text(store_stmt *st, int idx, const char *v, size_t len);
 int store_bind_null(store_stmt *st, int idx);
 int store_bind_double(store_stmt *st, int idx, double v);

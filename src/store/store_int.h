@@ -40,6 +40,7 @@ struct store_backend {
 struct store_stmt {
 	store_conn *conn;
 	char *sql;               /* cache key */
+	const char *sql_ptr;     /* the caller's pointer: a fast first check */
 	void *drv;               /* driver statement */
 	bool busy;               /* handed out and not yet done */
 	struct store_stmt *next; /* cache chain */
@@ -52,6 +53,8 @@ struct store_conn {
 	void *drv;               /* driver connection */
 	bool in_tx;
 	store_stmt *cache[STORE_STMT_BUCKETS];
+	store_stmt *recent[8];   /* the last statements handed out (pointer hits) */
+	unsigned recent_next;
 	struct store_conn *next; /* all open connections of s */
 	struct store_conn *prev;
 };

@@ -19,7 +19,7 @@
 static char dir[64];
 static char path[128];
 
-static const size_t chunks[] = { 1, 2, 3, 7, 0 };
+static const size_t chunks[] = {1, 2, 3, 7, 0};
 #define NCHUNKS (sizeof(chunks) / sizeof(chunks[0]))
 
 static int group_setup(void **state)
@@ -59,14 +59,10 @@ static int open_file(void)
 static const char *status_name(int st)
 {
 	switch (st) {
-	case CSV_ETOOBIG:
-		return "ETOOBIG";
-	case CSV_EQUOTE:
-		return "EQUOTE";
-	case CSV_EIO:
-		return "EIO";
-	case CSV_EENCODING:
-		return "EENCODING";
+	case CSV_ETOOBIG: return "ETOOBIG";
+	case CSV_EQUOTE: return "EQUOTE";
+	case CSV_EIO: return "EIO";
+	case CSV_EENCODING: return "EENCODING";
 	}
 	return "?";
 }
@@ -84,7 +80,7 @@ static void dump_reader(csv_reader *r, FILE *out, bool summary)
 
 	while ((st = csv_reader_next(r, &rec)) != CSV_EOF) {
 		fprintf(out, "%lld L%lld %lld-%lld", (long long)rec.record, (long long)rec.line,
-			(long long)rec.offset, (long long)rec.end_offset);
+		        (long long)rec.offset, (long long)rec.end_offset);
 		if (st == CSV_OK) {
 			fputc(' ', out);
 			for (size_t i = 0; i < rec.nfields; i++) {
@@ -96,7 +92,8 @@ static void dump_reader(csv_reader *r, FILE *out, bool summary)
 				fputc(f->quoted ? '}' : ']', out);
 			}
 			if (rec.bad_utf8_field >= 0)
-				fprintf(out, " U%d@%lld", rec.bad_utf8_field, (long long)rec.bad_utf8_offset);
+				fprintf(out, " U%d@%lld", rec.bad_utf8_field,
+				        (long long)rec.bad_utf8_offset);
 			else
 				assert_int_equal(rec.bad_utf8_offset, -1);
 			fputc('\n', out);
@@ -107,7 +104,8 @@ static void dump_reader(csv_reader *r, FILE *out, bool summary)
 		if (st == CSV_EENCODING) {
 			csv_record again;
 
-			fprintf(out, " U%d@%lld\n", rec.bad_utf8_field, (long long)rec.bad_utf8_offset);
+			fprintf(out, " U%d@%lld\n", rec.bad_utf8_field,
+			        (long long)rec.bad_utf8_offset);
 			/* sticky */
 			assert_int_equal(csv_reader_next(r, &again), CSV_EENCODING);
 			assert_int_equal(again.offset, rec.offset);
@@ -120,7 +118,8 @@ static void dump_reader(csv_reader *r, FILE *out, bool summary)
 	if (summary) {
 		char d = csv_reader_delimiter(r);
 
-		fprintf(out, "EOF b%lld %c\n", (long long)csv_reader_blank_lines(r), d == '\t' ? 'T' : d);
+		fprintf(out, "EOF b%lld %c\n", (long long)csv_reader_blank_lines(r),
+		        d == '\t' ? 'T' : d);
 		/* EOF stays EOF */
 		assert_int_equal(csv_reader_next(r, &rec), CSV_EOF);
 	}
@@ -128,7 +127,7 @@ static void dump_reader(csv_reader *r, FILE *out, bool summary)
 
 static char *dump(const csv_options *o, size_t chunk)
 {
-	csv_options opts = { 0 };
+	csv_options opts = {0};
 	char *s = NULL;
 	size_t n = 0;
 	FILE *out = open_memstream(&s, &n);
@@ -226,7 +225,7 @@ static void test_quoted(void **state)
 
 static void test_sniff(void **state)
 {
-	csv_options o = { .delimiter = ';' };
+	csv_options o = {.delimiter = ';'};
 
 	(void)state;
 	CHECK("a;b;c\n1;2;3\n", NULL, "1 L1 0-6 [a][b][c]\n2 L2 6-12 [1][2][3]\nEOF b0 ;\n");
@@ -245,7 +244,9 @@ static void test_sniff(void **state)
 	/* only the first record counts; blank lines before it are skipped */
 	CHECK("a;b\n1,2,3,4\n", NULL, "1 L1 0-4 [a][b]\n2 L2 4-12 [1,2,3,4]\nEOF b0 ;\n");
 	CHECK("\n\r\na\tb\n", NULL, "1 L3 3-7 [a][b]\nEOF b2 T\n");
-	CHECK("\xEF\xBB\xBF" "a;b\n", NULL, "1 L1 3-7 [a][b]\nEOF b0 ;\n");
+	CHECK("\xEF\xBB\xBF"
+	      "a;b\n",
+	      NULL, "1 L1 3-7 [a][b]\nEOF b0 ;\n");
 	/* an explicit delimiter wins */
 	CHECK("a,b;c\n", &o, "1 L1 0-6 [a,b][c]\nEOF b0 ;\n");
 	o.delimiter = '\t';
@@ -258,7 +259,8 @@ static void test_empty_fields_blank_lines_spaces(void **state)
 {
 	(void)state;
 	CHECK(",,,\n", NULL, "1 L1 0-4 [][][][]\nEOF b0 ,\n");
-	CHECK("a,,b\n,\n\"\"\n", NULL, "1 L1 0-5 [a][][b]\n2 L2 5-7 [][]\n3 L3 7-10 {}\nEOF b0 ,\n");
+	CHECK("a,,b\n,\n\"\"\n", NULL,
+	      "1 L1 0-5 [a][][b]\n2 L2 5-7 [][]\n3 L3 7-10 {}\nEOF b0 ,\n");
 	CHECK("a\nb\n\n\n", NULL, "1 L1 0-2 [a]\n2 L2 2-4 [b]\nEOF b2 ,\n");
 	CHECK("a\n\r\n\rb\n", NULL, "1 L1 0-2 [a]\n2 L4 5-7 [b]\nEOF b2 ,\n");
 	CHECK("a\n\n\nb\r\n\r\n", NULL, "1 L1 0-2 [a]\n2 L4 4-7 [b]\nEOF b3 ,\n");
@@ -278,28 +280,30 @@ static void test_utf8(void **state)
 	(void)state;
 	/* emoji, RTL, combining marks, the edges of the valid ranges */
 	CHECK("\xF0\x9F\x98\x80,\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D,e\xCC\x81\n"
-	      "\xC2\x80,\xDF\xBF,\xE0\xA0\x80,\xED\x9F\xBF,\xEE\x80\x80,\xEF\xBF\xBF,\xF0\x90\x80\x80,\xF4\x8F\xBF\xBF\n",
+	      "\xC2\x80,\xDF\xBF,\xE0\xA0\x80,\xED\x9F\xBF,\xEE\x80\x80,\xEF\xBF\xBF,"
+	      "\xF0\x90\x80\x80,\xF4\x8F\xBF\xBF\n",
 	      NULL,
 	      "1 L1 0-18 [\xF0\x9F\x98\x80][\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D][e\xCC\x81]\n"
-	      "2 L2 18-50 [\xC2\x80][\xDF\xBF][\xE0\xA0\x80][\xED\x9F\xBF][\xEE\x80\x80][\xEF\xBF\xBF]"
+	      "2 L2 18-50 "
+	      "[\xC2\x80][\xDF\xBF][\xE0\xA0\x80][\xED\x9F\xBF][\xEE\x80\x80][\xEF\xBF\xBF]"
 	      "[\xF0\x90\x80\x80][\xF4\x8F\xBF\xBF]\n"
 	      "EOF b0 ,\n");
 	/* one bad sequence per record, at field 1, offset = start of the sequence */
-	CHECK("n,a\xFF\n"         /* 0-5: FF at 3 */
-	      "n,\xC0\xAF\n"      /* 5-10: overlong '/' at 7 */
-	      "n,\xC1\xBF\n"      /* 10-15 */
-	      "n,\xE0\x80\xAF\n"  /* 15-21: overlong 3 bytes at 17 */
+	CHECK("n,a\xFF\n"            /* 0-5: FF at 3 */
+	      "n,\xC0\xAF\n"         /* 5-10: overlong '/' at 7 */
+	      "n,\xC1\xBF\n"         /* 10-15 */
+	      "n,\xE0\x80\xAF\n"     /* 15-21: overlong 3 bytes at 17 */
 	      "n,\xF0\x80\x80\xAF\n" /* 21-28: overlong 4 bytes at 23 */
-	      "n,\xED\xA0\x80\n"  /* 28-34: surrogate U+D800 at 30 */
-	      "n,\xED\xBF\xBF\n"  /* 34-40: surrogate U+DFFF at 36 */
+	      "n,\xED\xA0\x80\n"     /* 28-34: surrogate U+D800 at 30 */
+	      "n,\xED\xBF\xBF\n"     /* 34-40: surrogate U+DFFF at 36 */
 	      "n,\xF4\x90\x80\x80\n" /* 40-47: U+110000 at 42 */
 	      "n,\xF5\x80\x80\x80\n" /* 47-54 */
-	      "n,ab\xE2\x82\n"    /* 54-61: truncated at field end, at 58 */
-	      "n,\xE2\x82,x\n"    /* 61-68: cut by the delimiter, at 63 */
-	      "n,\x80\n"          /* 68-72: stray continuation at 70 */
-	      "n,\xC3(\n"         /* 72-77: bad continuation at 74 */
-	      "\xFF,\xFE\n"       /* 77-81: the first bad field wins: field 0 at 77 */
-	      "ok,\"a\"\"\xC3\"\n", /* 81-91: quoted, after a doubled quote: at 88 */
+	      "n,ab\xE2\x82\n"       /* 54-61: truncated at field end, at 58 */
+	      "n,\xE2\x82,x\n"       /* 61-68: cut by the delimiter, at 63 */
+	      "n,\x80\n"             /* 68-72: stray continuation at 70 */
+	      "n,\xC3(\n"            /* 72-77: bad continuation at 74 */
+	      "\xFF,\xFE\n"          /* 77-81: the first bad field wins: field 0 at 77 */
+	      "ok,\"a\"\"\xC3\"\n",  /* 81-91: quoted, after a doubled quote: at 88 */
 	      NULL,
 	      "1 L1 0-5 [n][a\xFF] U1@3\n"
 	      "2 L2 5-10 [n][\xC0\xAF] U1@7\n"
@@ -333,7 +337,9 @@ static void test_not_text(void **state)
 	/* NUL after a blank line / a CR */
 	CHECK("\n\r\0", NULL, "1 L3 2-2 EENCODING U0@2\n");
 	/* UTF-16 and UTF-32 byte order marks */
-	CHECK("\xFF\xFE" "a\0", NULL, "1 L1 0-0 EENCODING U-1@0\n");
+	CHECK("\xFF\xFE"
+	      "a\0",
+	      NULL, "1 L1 0-0 EENCODING U-1@0\n");
 	CHECK("\xFE\xFF\0a", NULL, "1 L1 0-0 EENCODING U-1@0\n");
 	CHECK("\xFF\xFE", NULL, "1 L1 0-0 EENCODING U-1@0\n");
 	CHECK("\xFF\xFE\0\0a\0\0\0", NULL, "1 L1 0-0 EENCODING U-1@0\n");
@@ -345,7 +351,7 @@ static void test_not_text(void **state)
 
 static void test_caps(void **state)
 {
-	csv_options o = { .max_field = 4 };
+	csv_options o = {.max_field = 4};
 
 	(void)state;
 	CHECK("abcd,e\nabcde,f\ng,h\n", &o,
@@ -361,7 +367,7 @@ static void test_caps(void **state)
 	      "1 L1 0-10 {abc\"}[x]\n2 L2 10-21 ETOOBIG\n3 L3 21-23 [z]\nEOF b0 ,\n");
 	CHECK("\"ab\"\"\",\"a\"\"\"\nz\n", &o, "1 L1 0-13 {ab\"}{a\"}\n2 L2 13-15 [z]\nEOF b0 ,\n");
 
-	o = (csv_options){ .max_record = 8 };
+	o = (csv_options){.max_record = 8};
 	CHECK("abc,def\nabc,defg\nabcd,efgh,i\na,,,,,,,,\na,,,,,,,\nx\n", &o,
 	      "1 L1 0-8 [abc][def]\n"
 	      "2 L2 8-17 [abc][defg]\n"
@@ -370,12 +376,12 @@ static void test_caps(void **state)
 	      "5 L5 39-48 [a][][][][][][][]\n"
 	      "6 L6 48-50 [x]\n"
 	      "EOF b0 ,\n");
-	o = (csv_options){ .max_record = 1 };
+	o = (csv_options){.max_record = 1};
 	CHECK("a\nab\n,\n,,\n\"\"\nb\n", &o,
 	      "1 L1 0-2 [a]\n2 L2 2-5 ETOOBIG\n3 L3 5-7 [][]\n4 L4 7-10 ETOOBIG\n5 L5 10-13 {}\n"
 	      "6 L6 13-15 [b]\nEOF b0 ,\n");
 
-	o = (csv_options){ .max_fields = 3 };
+	o = (csv_options){.max_fields = 3};
 	CHECK("a,b,c\na,b,c,d\n,,,\n,,\nx\n", &o,
 	      "1 L1 0-6 [a][b][c]\n"
 	      "2 L2 6-14 ETOOBIG\n"
@@ -383,11 +389,12 @@ static void test_caps(void **state)
 	      "4 L4 18-21 [][][]\n"
 	      "5 L5 21-23 [x]\n"
 	      "EOF b0 ,\n");
-	o = (csv_options){ .max_fields = 1 };
-	CHECK("a\na,b\n\"a,b\"\n", &o, "1 L1 0-2 [a]\n2 L2 2-6 ETOOBIG\n3 L3 6-12 {a,b}\nEOF b0 ,\n");
+	o = (csv_options){.max_fields = 1};
+	CHECK("a\na,b\n\"a,b\"\n", &o,
+	      "1 L1 0-2 [a]\n2 L2 2-6 ETOOBIG\n3 L3 6-12 {a,b}\nEOF b0 ,\n");
 
 	/* a too-big record whose quote never closes: EQUOTE wins */
-	o = (csv_options){ .max_field = 2 };
+	o = (csv_options){.max_field = 2};
 	CHECK("ok\n\"abcdef\n", &o, "1 L1 0-3 [ok]\n2 L2 3-11 EQUOTE\nEOF b0 ,\n");
 }
 
@@ -441,7 +448,7 @@ static void test_bad_quotes(void **state)
 	CHECK("\"a\"b", NULL, "1 L1 0-4 EQUOTE\nEOF b0 ,\n");
 	/* junk in a record that is also too big: the first problem is reported */
 	{
-		csv_options o = { .max_field = 1 };
+		csv_options o = {.max_field = 1};
 
 		CHECK("\"abc\"d\nx\n", &o, "1 L1 0-7 ETOOBIG\n2 L2 7-9 [x]\nEOF b0 ,\n");
 		CHECK("\"a\"bcd\nx\n", &o, "1 L1 0-7 EQUOTE\n2 L2 7-9 [x]\nEOF b0 ,\n");
@@ -449,22 +456,22 @@ static void test_bad_quotes(void **state)
 }
 
 /* a file with a bit of everything, for seeking */
-static const char seek_data[] =
-	"\xEF\xBB\xBF" "id;name;note\r\n"
-	"1;\"multi\nline\";x\r\n"
-	"\r\n"
-	"2;plain;\"quote \"\"here\"\"\"\n"
-	"3;\"bad\"junk;y\n"
-	"\n\n"
-	"4;\xC3\xA9t\xC3\xA9;\xFF\r"
-	"5;\"a;b\";\"c\rd\"\n"
-	"6;toolongfieldtoolongfield;z\n"
-	"7;;\n"
-	"8;\"open\n";
+static const char seek_data[] = "\xEF\xBB\xBF"
+                                "id;name;note\r\n"
+                                "1;\"multi\nline\";x\r\n"
+                                "\r\n"
+                                "2;plain;\"quote \"\"here\"\"\"\n"
+                                "3;\"bad\"junk;y\n"
+                                "\n\n"
+                                "4;\xC3\xA9t\xC3\xA9;\xFF\r"
+                                "5;\"a;b\";\"c\rd\"\n"
+                                "6;toolongfieldtoolongfield;z\n"
+                                "7;;\n"
+                                "8;\"open\n";
 
 static void test_seek_resume(void **state)
 {
-	csv_options o = { .max_field = 16 };
+	csv_options o = {.max_field = 16};
 	int64_t ends[32], lines[32], recs[32];
 	char *lines_txt[32];
 	size_t n = 0;
@@ -484,8 +491,9 @@ static void test_seek_resume(void **state)
 
 		assert_true(n < 32);
 		assert_true(st == CSV_OK || st == CSV_ETOOBIG || st == CSV_EQUOTE);
-		fprintf(out, "%d %lld L%lld %lld-%lld %zu", st, (long long)rec.record, (long long)rec.line,
-			(long long)rec.offset, (long long)rec.end_offset, rec.nfields);
+		fprintf(out, "%d %lld L%lld %lld-%lld %zu", st, (long long)rec.record,
+		        (long long)rec.line, (long long)rec.offset, (long long)rec.end_offset,
+		        rec.nfields);
 		for (size_t i = 0; i < rec.nfields; i++)
 			fprintf(out, "[%s]", rec.fields[i].ptr);
 		fprintf(out, " U%d@%lld", rec.bad_utf8_field, (long long)rec.bad_utf8_offset);
@@ -525,8 +533,9 @@ static void test_seek_resume(void **state)
 				char want[64];
 
 				assert_true(j < n);
-				snprintf(want, sizeof(want), "%d %lld L%lld %lld-%lld", st, (long long)rec.record,
-					 (long long)rec.line, (long long)rec.offset, (long long)rec.end_offset);
+				snprintf(want, sizeof(want), "%d %lld L%lld %lld-%lld", st,
+				         (long long)rec.record, (long long)rec.line,
+				         (long long)rec.offset, (long long)rec.end_offset);
 				assert_memory_equal(lines_txt[j], want, strlen(want));
 				if (st == CSV_OK && rec.nfields > 1)
 					assert_non_null(strstr(lines_txt[j], rec.fields[1].ptr));
@@ -585,7 +594,7 @@ static void test_read_error(void **state)
 static void test_large_file(void **state)
 {
 	const size_t rows = 200000;
-	const size_t sizes[] = { 0, 1000, 4093 };
+	const size_t sizes[] = {0, 1000, 4093};
 	FILE *f = fopen(path, "w");
 	csv_record rec;
 
@@ -596,15 +605,18 @@ static void test_large_file(void **state)
 		if (i % 1000 == 999)
 			fprintf(f, "\n");
 		if (i % 7 == 0)
-			fprintf(f, "%zu,u%zu,\"p,%zu\",2024-01-01T10:00,2024-01-01T11:00,\"line\nbreak \"\"%zu\"\"\"\r\n",
-				i, i % 13, i % 5, i);
+			fprintf(f,
+			        "%zu,u%zu,\"p,%zu\",2024-01-01T10:00,2024-01-01T11:00,"
+			        "\"line\nbreak \"\"%zu\"\"\"\r\n",
+			        i, i % 13, i % 5, i);
 		else
-			fprintf(f, "%zu,u%zu,p%zu,2024-01-01T10:00,2024-01-01T11:00,caf\xC3\xA9 %zu\n", i, i % 13,
-				i % 5, i);
+			fprintf(f,
+			        "%zu,u%zu,p%zu,2024-01-01T10:00,2024-01-01T11:00,caf\xC3\xA9 %zu\n",
+			        i, i % 13, i % 5, i);
 	}
 	fclose(f);
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		csv_options o = { .chunk = sizes[s] };
+		csv_options o = {.chunk = sizes[s]};
 		int fd = open_file();
 		csv_reader *r = csv_reader_new(fd, &o);
 		size_t i = 0;
@@ -640,10 +652,19 @@ static void test_large_file(void **state)
 	}
 }
 
-/* inputs that once broke the reader under the fuzzer */
+/* inputs from fuzzing */
 static void test_fuzz_regressions(void **state)
 {
+	csv_options o = {.max_record = 4};
+
 	(void)state;
+	/*
+	 * Sniffing looked at "whatever was buffered" past max_record, so the
+	 * delimiter depended on the chunk size. It now looks at exactly the
+	 * first max_record bytes: "ab;c" says ';'.
+	 */
+	CHECK("ab;c,d,e\nx\n", &o, "1 L1 0-9 ETOOBIG\n2 L2 9-11 [x]\nEOF b0 ;\n");
+	CHECK("\"\r\n;d\xC5\xC5\",e\nx\n", &o, "1 L1 0-11 ETOOBIG\n2 L3 11-13 [x]\nEOF b0 ,\n");
 	CHECK("\"\r", NULL, "1 L1 0-2 EQUOTE\nEOF b0 ,\n");
 	CHECK("\r\"\"\r", NULL, "1 L2 1-4 {}\nEOF b1 ,\n");
 }
@@ -651,20 +672,20 @@ static void test_fuzz_regressions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_and_bom),
-		cmocka_unit_test(test_line_ends),
-		cmocka_unit_test(test_quoted),
-		cmocka_unit_test(test_sniff),
-		cmocka_unit_test(test_empty_fields_blank_lines_spaces),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_not_text),
-		cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_caps_large),
-		cmocka_unit_test(test_bad_quotes),
-		cmocka_unit_test(test_seek_resume),
-		cmocka_unit_test(test_read_error),
-		cmocka_unit_test(test_large_file),
-		cmocka_unit_test(test_fuzz_regressions),
+	    cmocka_unit_test(test_empty_and_bom),
+	    cmocka_unit_test(test_line_ends),
+	    cmocka_unit_test(test_quoted),
+	    cmocka_unit_test(test_sniff),
+	    cmocka_unit_test(test_empty_fields_blank_lines_spaces),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_not_text),
+	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_caps_large),
+	    cmocka_unit_test(test_bad_quotes),
+	    cmocka_unit_test(test_seek_resume),
+	    cmocka_unit_test(test_read_error),
+	    cmocka_unit_test(test_large_file),
+	    cmocka_unit_test(test_fuzz_regressions),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -312,3 +312,88 @@ export async function createUser(admin, username, extra = {}) {
 }
 
 export const ISO_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+// ---- CSV import helpers (SPEC §3.3) ----
+
+export const IMPORT_TERMINAL = ['completed', 'partial', 'failed', 'cancelled', 'undone'];
+
+/**
+ * Builds the multipart body of POST /api/import/csv. content: string, Buffer,
+ * Uint8Array or Blob; fields: extra form fields (strings). The file part is
+ * left out when content is null.
+ */
+export function csvForm(content, { filename = 'import.csv', fields = {}, type = 'text/csv' } = {}) {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined && v !== null) fd.append(k, String(v));
+  }
+  if (content !== null && content !== undefined) {
+    const blob = content instanceof Blob ? content : new Blob([content], { type });
+    fd.append('file', blob, filename);
+  }
+  return fd;
+}
+
+/** POST /api/import/csv with the given content and form fields; returns the raw response. */
+export function uploadCsv(client, content, opts = {}) {
+  return client.req('POST', '/api/import/csv', {
+    body: csvForm(content, opts),
+    csrf: opts.csrf,
+    headers: opts.headers,
+    timeout: opts.timeout || 120000,
+  });
+}
+
+/**
+ * Imports content with wait=true and returns the final status object (asserting 200).
+ * opts.fields are merged over {wait: 'true'}.
+ */
+export async function importCsv(client, content, opts = {}) {
+  const r = await uploadCsv(client, content, { ...opts, fields: { wait: 'true', ...(opts.fields || {}) } });
+  assertStatus(r, 200, 'import with wait=true');
+  assert.equal(r.json.success, true, r.text.slice(0, 300));
+  assert.ok(IMPORT_TERMINAL.includes(r.json.status), `wait=true answered a non-final status: ${r.text.slice(0, 300)}`);
+  return r.json;
+}
+
+/**
+ * Polls GET /api/import/status/{id} until pred(status) is true (default: a final
+ * status). Returns the status object; throws after timeoutMs.
+ */
+export async function waitForImport(client, id, { until, timeoutMs = 60000, intervalMs = 100 } = {}) {
+  const pred = until || ((s) => IMPORT_TERMINAL.includes(s.status));
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
+  for (;;) {
+    const r = await client.get(`/api/import/status/${id}`);
+    assertStatus(r, 200, `status of import ${id}`);
+    last = r.json;
+    if (pred(last)) return last;
+    if (Date.now() > deadline) {
+      throw new Error(`import ${id}: condition not reached within ${timeoutMs} ms; last status ${JSON.stringify(last).slice(0, 600)}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** All diagnostics of an import (errors and, with warnings=true, warnings), via paging. */
+export async function importDiagnostics(client, id, { warnings = true } = {}) {
+  const out = [];
+  for (let offset = 0; ; offset += 1000) {
+    const r = await client.get(`/api/import/${id}/errors?limit=1000&offset=${offset}${warnings ? '&include_warnings=true' : ''}`);
+    assertStatus(r, 200, `errors of import ${id}`);
+    out.push(...r.json.errors);
+    if (r.json.errors.length < 1000) return { errors: out, total: r.json.total };
+  }
+}
+
+/** Every entry of an import (GET /api/entries?import_id=N, paged). */
+export async function importEntries(client, id) {
+  const out = [];
+  for (let offset = 0; ; offset += 1000) {
+    const r = await client.get(`/api/entries?import_id=${id}&limit=1000&offset=${offset}`);
+    assertStatus(r, 200, `entries of import ${id}`);
+    out.push(...r.json.entries);
+    if (r.json.entries.length < 1000) return out;
+  }
+}
