@@ -52,7 +52,7 @@ UNIT_SRCS:= $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 CMOCKA   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-.PHONY: all run test unit-bins clean deps fmt
+.PHONY: all run test unit-bins clean deps fmt bench
 
 all: $(BUILD)/timetracker
 
@@ -98,6 +98,12 @@ test: deps
 	$(MAKE) all unit-bins
 	$(MAKE) SANITIZE=address,undefined all unit-bins
 	scripts/run-tests
+
+# Installs what is missing, builds, runs the import benchmark (bench/README.md).
+# BENCH_ROWS=100000 make bench for a quick run.
+bench: deps
+	$(MAKE) all
+	bench/run
 
 clean:
 	rm -rf build build-sanitize $(GEN)
