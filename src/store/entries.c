@@ -304,11 +304,11 @@ static int set_tags(store_conn *c, int64_t entry_id, const entry_input *in, bool
 int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *err)
 {
 	int64_t now = store_now();
-	int rc = store_query_int64(
+	int rc = store_insert(
 		c, err, id,
 		"INSERT INTO time_entries (user_id, project_id, task_id, start_at, end_at,"
 		" duration_seconds, notes, billable, source, external_id, import_id, created_at,"
-		" updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		" updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		"innniisbssnii", in->user_id, in->project_id, in->task_id, in->start_at, in->end_at,
 		in->end_at - in->start_at, in->notes ? in->notes : "", (int)in->billable,
 		in->source ? in->source : "manual", in->external_id, in->import_id, now, now);

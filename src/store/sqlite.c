@@ -213,6 +213,11 @@ static int64_t sq_changes(store_conn *c)
 	return sqlite3_changes64(c->drv);
 }
 
+static int64_t sq_last_insert_id(store_conn *c)
+{
+	return sqlite3_last_insert_rowid(c->drv);
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.engine = STORE_SQLITE,
@@ -236,4 +241,5 @@ const struct store_backend store_sqlite_backend = {
 	.col_is_null = sq_col_is_null,
 	.reset = sq_reset,
 	.changes = sq_changes,
+	.last_insert_id = sq_last_insert_id,
 };

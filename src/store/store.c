@@ -364,6 +364,25 @@ int store_run(store_conn *c, tt_error *err, const char *sql, const char *fmt, ..
 	return rc;
 }
 
+int store_insert(store_conn *c, tt_error *err, int64_t *id, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	store_stmt *st;
+	int rc;
+
+	va_start(ap, fmt);
+	st = query_va(c, err, sql, fmt, ap);
+	va_end(ap);
+	if (!st)
+		return err ? err->rc : TT_EIO;
+	rc = store_step(st, err);
+	store_stmt_done(st);
+	if (rc < 0)
+		return rc;
+	*id = c->s->be->last_insert_id(c);
+	return 0;
+}
+
 int store_step(store_stmt *st, tt_error *err)
 {
 	return st->conn->s->be->step(st, err);

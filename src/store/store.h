@@ -114,6 +114,14 @@ int64_t store_changes(store_conn *c);
 int store_query_int64(store_conn *c, tt_error *err, int64_t *out, const char *sql,
 		      const char *fmt, ...);
 
+/*
+ * Runs an INSERT into a table with an integer `id` key and sets *id to the
+ * new row's id. Write the SQL without RETURNING: the backend picks the
+ * cheapest way (SQLite: the rowid, no RETURNING machinery; PostgreSQL:
+ * RETURNING id). 0 or negative.
+ */
+int store_insert(store_conn *c, tt_error *err, int64_t *id, const char *sql, const char *fmt, ...);
+
 /* Runs a statement to completion, ignoring rows. 0 or negative. */
 int store_run(store_conn *c, tt_error *err, const char *sql, const char *fmt, ...);
 

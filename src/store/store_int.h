@@ -35,6 +35,8 @@ struct store_backend {
 	bool (*col_is_null)(store_stmt *st, int col);
 	void (*reset)(store_stmt *st);
 	int64_t (*changes)(store_conn *c);
+	/* Id of the row the last INSERT on c created (engines with rowids). */
+	int64_t (*last_insert_id)(store_conn *c);
 };
 
 struct store_stmt {
