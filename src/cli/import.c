@@ -154,7 +154,7 @@ static int exit_for(const char *status)
 	return EXIT_FAILED;
 }
 
-static int import_csv(store *s, const char *file, struct cli_opt *opts)
+static int import_csv(store *s, const char *file, struct cli_opt *opts, bool clients)
 {
 	struct import_options o;
 	struct import_result res;
@@ -182,7 +182,7 @@ static int import_csv(store *s, const char *file, struct cli_opt *opts)
 				return cli_usage("--%s: %s", map[i].opt, err.msg);
 		}
 	}
-	o.dry_run = cli_opt_get(opts, "dry-run")->set;
+	o.dry_run = cli_opt_get(opts, "dry-run")->set && !clients;
 	o.atomic = cli_opt_get(opts, "atomic")->set;
 	o.allow_duplicates = cli_opt_get(opts, "allow-duplicates")->set;
 	if (stat(file, &stbuf) || !S_ISREG(stbuf.st_mode)) {
@@ -218,14 +218,20 @@ static int import_csv(store *s, const char *file, struct cli_opt *opts)
 
 	/* Record the import and its job, pinned to this process, then run it here. */
 	{
-		json_t *oj = import_options_to_json(&o);
+		json_t *oj = clients ? json_pack("{s:b, s:s}", "skip_duplicates",
+						 !cli_opt_get(opts, "allow-duplicates")->set,
+						 "duplicate_detection_fields",
+						 cli_opt_get(opts, "detect")->set ? cli_opt_get(opts, "detect")->value
+										  : "name")
+				     : import_options_to_json(&o);
 		char *text = json_dumps(oj, JSON_COMPACT);
 		const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 
 		json_decref(oj);
 		rc = store_begin(c, STORE_TX_WRITE, &err);
 		if (!rc)
-			rc = imports_create(c, u.id, "csv", base, NULL, stbuf.st_size, text, &id, &err);
+			rc = imports_create(c, u.id, clients ? "csv_clients" : "csv", base, NULL,
+					    stbuf.st_size, text, &id, &err);
 		free(text);
 		if (!rc) {
 			snprintf(rel, sizeof(rel), "uploads/import-%lld.csv", (long long)id);
@@ -236,7 +242,8 @@ static int import_csv(store *s, const char *file, struct cli_opt *opts)
 			}
 		}
 		if (!rc && !(rc = imports_set_file(c, id, rel, &err)) &&
-		    !(rc = jobs_submit(c, IMPORT_JOB_CSV, id, true, &job_id, &err)))
+		    !(rc = jobs_submit(c, clients ? IMPORT_JOB_CLIENTS : IMPORT_JOB_CSV, id, true,
+				       &job_id, &err)))
 			rc = store_commit(c, &err);
 		if (rc) {
 			store_rollback(c);
@@ -391,8 +398,9 @@ int cmd_import(int argc, char **argv)
 		{ "date-order", true, "csv: ymd, dmy or mdy for slashed dates such as 03/04/2024" },
 		{ "delimiter", true, "csv: , ; or tab (default: sniffed from the header)" },
 		{ "atomic", false, "csv: all rows or nothing" },
-		{ "allow-duplicates", false, "csv: store rows that duplicate existing entries" },
+		{ "allow-duplicates", false, "csv: store rows that duplicate existing entries; clients: report duplicates as errors" },
 		{ "force", false, "undo: also remove entries edited since the import" },
+		{ "detect", true, "clients: duplicate detection fields (default name), e.g. name,email" },
 		{ NULL, false, NULL },
 	};
 	store *s = NULL;
@@ -402,20 +410,19 @@ int cmd_import(int argc, char **argv)
 
 	tt_error_init(&err);
 	if ((rc = cli_parse(argc, argv, opts,
-			    "timetracker import csv FILE --user U [options] | status ID | history [--user U] | undo ID [--force]",
+			    "timetracker import csv FILE --user U [options] | clients FILE --user U [--detect F] | status ID | history [--user U] | undo ID [--force]",
 			    &npos, &pos)))
 		return rc < 0 ? EXIT_DONE : rc;
 	if (npos < 1)
 		return cli_usage("import: say csv, status, history or undo");
-	if (!strcmp(pos[0], "csv") || !strcmp(pos[0], "status") || !strcmp(pos[0], "undo")) {
+	if (!strcmp(pos[0], "csv") || !strcmp(pos[0], "clients") || !strcmp(pos[0], "status") ||
+	    !strcmp(pos[0], "undo")) {
 		if (npos != 2)
 			return cli_usage("import %s: give exactly one %s", pos[0],
-					 strcmp(pos[0], "csv") ? "ID" : "FILE");
+					 strcmp(pos[0], "csv") && strcmp(pos[0], "clients") ? "ID" : "FILE");
 	} else if (!strcmp(pos[0], "history")) {
 		if (npos != 1)
 			return cli_usage("import history: unexpected argument \"%s\"", pos[1]);
-	} else if (!strcmp(pos[0], "clients")) {
-		return cli_usage("import clients: not available in this version yet; use POST /api/import/csv/clients");
 	} else {
 		return cli_usage("import: unknown action \"%s\"", pos[0]);
 	}
@@ -424,12 +431,12 @@ int cmd_import(int argc, char **argv)
 	if ((rc = cli_make_dirs()))
 		goto out;
 	imports_register_jobs();
-	if (!strcmp(pos[0], "csv")) {
+	if (!strcmp(pos[0], "csv") || !strcmp(pos[0], "clients")) {
 		if (jobs_start(s, 0, cfg.job_stale, &err)) {
 			rc = cli_fail(&err);
 			goto out;
 		}
-		rc = import_csv(s, pos[1], opts);
+		rc = import_csv(s, pos[1], opts, !strcmp(pos[0], "clients"));
 		jobs_stop();
 	} else if (!strcmp(pos[0], "status")) {
 		rc = import_status(s, pos[1]);

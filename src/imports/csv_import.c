@@ -402,7 +402,8 @@ static int build_row(struct ictx *x, const csv_record *rec, struct row *r)
 				  NULL, 0, "invalid_characters", "names must not contain line breaks or control characters");
 			bad = 1;
 		}
-		buf = r->names_buf = xmalloc(pl + cll + tl + 3);
+		/* project, client (the project's name when empty) and task, NUL-separated */
+		buf = r->names_buf = xmalloc(pl + (cll ? cll : pl) + tl + 3);
 		memcpy(buf, p, pl);
 		buf[pl] = '\0';
 		r->project = buf;
