@@ -2,6 +2,7 @@
  * main.c - the command table. Everything else lives in cli/ and below.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -63,6 +64,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "timetracker: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
+	/* Only the server logs at info by default; commands print results instead. */
+	if (strcmp(argv[1], "serve") && !getenv("TT_LOG_LEVEL"))
+		cfg.log_level = LOG_WARN;
 	log_set_level(cfg.log_level);
 	for (const struct command *c = commands; c->name; c++) {
 		if (!strcmp(argv[1], c->name)) {
