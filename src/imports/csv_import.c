@@ -74,6 +74,8 @@ struct ictx {
 	FILE *spool;           /* atomic mode: diagnostics written after the rollback */
 	strmap clients, projects, tasks, tags;
 	int64_t batch_rows;
+	int64_t *links;        /* (entry_id, tag_id) pairs of the batch, added at its end */
+	size_t nlinks, links_cap;
 	bool in_tx;
 	bool db_failed;
 	tt_error err;          /* the database error that stopped the import */
@@ -673,8 +675,18 @@ static int write_row(struct ictx *x, const csv_record *rec, const struct row *r)
 			return 0;
 		}
 	}
+	in.defer_tags = true;
 	if ((rc = entries_insert(x->c, &in, &id, &x->err)))
 		return rc;
+	for (size_t i = 0; i < r->ntags; i++) {
+		if (x->nlinks == x->links_cap) {
+			x->links_cap = x->links_cap ? x->links_cap * 2 : 1024;
+			x->links = xrealloc(x->links, x->links_cap * 2 * sizeof(*x->links));
+		}
+		x->links[x->nlinks * 2] = id;
+		x->links[x->nlinks * 2 + 1] = tag_ids[i];
+		x->nlinks++;
+	}
 	x->res->ok++;
 	if (!x->res->min_start || r->start < x->res->min_start)
 		x->res->min_start = r->start;
@@ -704,6 +716,17 @@ static char *checkpoint_json(struct ictx *x, int64_t offset, int64_t record, int
 	return s;
 }
 
+/* Adds the tag links collected since the last flush. */
+static int flush_links(struct ictx *x)
+{
+	int rc = 0;
+
+	if (x->nlinks)
+		rc = entries_add_tag_links(x->c, x->links, x->nlinks, &x->err);
+	x->nlinks = 0;
+	return rc;
+}
+
 static int begin_batch(struct ictx *x)
 {
 	int rc;
@@ -727,7 +750,8 @@ static int commit_batch(struct ictx *x, int64_t offset, int64_t record, int64_t 
 	if (x->mode == MODE_BEST_EFFORT) {
 		char *cp = checkpoint_json(x, offset, record, line);
 
-		if (x->j)
+		rc = flush_links(x);
+		if (!rc && x->j)
 			rc = job_checkpoint(x->j, cp, &x->err);
 		free(cp);
 		if (!rc)
@@ -998,7 +1022,11 @@ int csv_import_run(store_conn *c, int64_t import_id, const user_rec *u, const ch
 				goto stopped;
 			if ((rc = begin_batch(&x)))
 				goto db_error;
-		} else if (x.mode != MODE_BEST_EFFORT && j && (res->total % IMPORT_BATCH) == 0) {
+		} else if (x.mode != MODE_BEST_EFFORT && (res->total % IMPORT_BATCH) == 0) {
+			if ((rc = flush_links(&x)))
+				goto db_error;
+		}
+		if (x.mode != MODE_BEST_EFFORT && j && (res->total % IMPORT_BATCH) == 0) {
 			job_report_progress(j, rec.end_offset, x.file_size, res->total);
 			if (job_should_stop(j, &result))
 				goto stopped;
@@ -1006,6 +1034,8 @@ int csv_import_run(store_conn *c, int64_t import_id, const user_rec *u, const ch
 	}
 
 	/* End of file. */
+	if ((rc = flush_links(&x)))
+		goto db_error;
 	if (res->total == 0)
 		diag(&x, "warning", 0, 0, NULL, NULL, 0, "no_rows", "the file has a header but no data rows");
 	if (x.mode == MODE_DRY_RUN) {
@@ -1104,6 +1134,7 @@ out:
 		close(x.fd);
 	if (x.spool)
 		fclose(x.spool);
+	free(x.links);
 	strmap_release(&x.clients);
 	strmap_release(&x.projects);
 	strmap_release(&x.tasks);

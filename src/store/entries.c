@@ -301,6 +301,44 @@ static int set_tags(store_conn *c, int64_t entry_id, const entry_input *in, bool
 	return 0;
 }
 
+int entries_add_tag_links(store_conn *c, const int64_t *pairs, size_t n, tt_error *err)
+{
+	/*
+	 * Chunks of 256, 128, ..., 1 links: few distinct statement texts, so
+	 * every one of them stays in the statement cache.
+	 */
+	char *sql = NULL;
+	size_t done = 0;
+	int rc = 0;
+
+	for (size_t chunk = 256; chunk && !rc; chunk /= 2) {
+		store_stmt *st;
+
+		if (n - done < chunk)
+			continue;
+		free(sql);
+		sql = xmalloc(128 + chunk * 8);
+		strcpy(sql, "INSERT INTO time_entry_tags (entry_id, tag_id) VALUES (?, ?)");
+		for (size_t i = 1; i < chunk; i++)
+			strcat(sql, ", (?, ?)");
+		strcat(sql, " ON CONFLICT DO NOTHING");
+		while (n - done >= chunk && !rc) {
+			if (!(st = store_prepare(c, sql, err))) {
+				rc = err ? err->rc : TT_EIO;
+				break;
+			}
+			for (size_t i = 0; i < chunk * 2; i++)
+				store_bind_int64(st, (int)i + 1, pairs[done * 2 + i]);
+			rc = store_step(st, err);
+			rc = rc < 0 ? rc : 0;
+			store_stmt_done(st);
+			done += chunk;
+		}
+	}
+	free(sql);
+	return rc;
+}
+
 int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *err)
 {
 	int64_t now = store_now();
@@ -315,7 +353,7 @@ int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *
 
 	if (rc < 0)
 		return rc;
-	return in->n_tags ? set_tags(c, *id, in, true, err) : 0;
+	return in->n_tags && !in->defer_tags ? set_tags(c, *id, in, true, err) : 0;
 }
 
 int entries_update(store_conn *c, int64_t id, const entry_input *in, tt_error *err)

@@ -86,8 +86,15 @@ typedef struct entry_input {
 	const char *const *tags; /* names; found or created case-insensitively */
 	size_t n_tags;
 	const int64_t *tag_ids;  /* or: ids already resolved (n_tags of them) */
+	bool defer_tags;         /* insert: the caller links the tags later */
 	bool set_tags;           /* update: replace tags only when true */
 } entry_input;
+
+/*
+ * Adds n (entry_id, tag_id) links given as pairs[2*i], pairs[2*i+1], many
+ * per statement (bulk imports collect a batch's links and add them at once).
+ */
+int entries_add_tag_links(store_conn *c, const int64_t *pairs, size_t n, tt_error *err);
 
 /* Inserts an entry (inside the caller's transaction, if any). */
 int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *err);

@@ -371,6 +371,35 @@ static void test_entries_and_catalog(void **state)
 	assert_int_equal(entries_delete(f->c, e1, uid, &err), 0);
 	assert_int_equal(entries_delete(f->c, e1, uid, &err), TT_ENOTFOUND);
 
+	/* bulk tag links: every chunk size, duplicates ignored */
+	{
+		static const size_t sizes[] = { 0, 1, 255, 256, 300, 513 };
+		int64_t pairs[2 * 600];
+		int64_t tag_ids[600], links = 0, e3;
+		char name[32];
+
+		for (int i = 0; i < 513; i++) {
+			snprintf(name, sizeof(name), "bulk%d", i);
+			assert_int_equal(catalog_tag(f->c, name, 0, &tag_ids[i], &created, &err), 0);
+		}
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			in.start_at = 200000 + (int64_t)k * 10000;
+			in.end_at = in.start_at + 60;
+			in.user_id = uid;
+			in.n_tags = 0;
+			assert_int_equal(entries_insert(f->c, &in, &e3, &err), 0);
+			for (size_t i = 0; i < sizes[k]; i++) {
+				pairs[2 * i] = e3;
+				pairs[2 * i + 1] = tag_ids[i];
+			}
+			assert_int_equal(entries_add_tag_links(f->c, pairs, sizes[k], &err), 0);
+			assert_int_equal(entries_add_tag_links(f->c, pairs, sizes[k], &err), 0);
+			store_query_int64(f->c, &err, &links,
+					  "SELECT COUNT(*) FROM time_entry_tags WHERE entry_id = ?", "i", e3);
+			assert_int_equal(links, (int64_t)sizes[k]);
+		}
+	}
+
 	/* the schema refuses an entry that ends before it starts */
 	in.user_id = uid;
 	in.start_at = 500;
