@@ -723,9 +723,15 @@ static int projects_cb(void *ctx, const catalog_rec *r)
 
 static int clients_cb(void *ctx, const catalog_rec *r)
 {
-	json_array_append_new(ctx, json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)r->id, "name",
-					     r->name, "status", r->status, "created_by_import_id",
-					     id_or_null(r->created_by_import_id)));
+	json_t *custom = r->custom_fields ? json_loads(r->custom_fields, 0, NULL) : NULL;
+
+	json_array_append_new(
+		ctx, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:o}", "id",
+			       (json_int_t)r->id, "name", r->name, "status", r->status, "description",
+			       r->description, "contact_person", r->contact_person, "email", r->email,
+			       "phone", r->phone, "address", r->address, "default_hourly_rate",
+			       r->default_hourly_rate, "custom_fields", custom ? custom : json_object(),
+			       "created_by_import_id", id_or_null(r->created_by_import_id)));
 	return 0;
 }
 

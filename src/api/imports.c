@@ -394,7 +394,7 @@ void h_import_errors(http_req *req)
 	int64_t limit = 1000, offset = 0, total = 0;
 	import_rec r;
 	tt_error err;
-	bool b;
+	bool b = false;
 
 	tt_error_init(&err);
 	if (load_visible(req, req->params[0], &r))
@@ -411,7 +411,7 @@ void h_import_errors(http_req *req)
 		http_reply_tt_error(req, &err);
 		return;
 	}
-	if ((v = http_query(req, "include_warnings")) && !strcmp(v, "true"))
+	if (http_query(req, "include_warnings") && b)
 		severity = NULL;
 	if (format && !strcmp(format, "csv")) {
 		struct csv_buf buf = { 0 };
@@ -521,8 +521,14 @@ void h_import_cancel(http_req *req)
 			return;
 		}
 	} else {
-		/* A wizard import that was never started. */
+		/* A wizard import that was never started: its upload goes too. */
 		imports_finish(req->db, r.id, "cancelled", NULL, NULL, &err);
+		if (r.file_name) {
+			char path[1024];
+
+			snprintf(path, sizeof(path), "%s/%s", cfg.data_dir, r.file_name);
+			unlink(path);
+		}
 	}
 	import_rec_release(&r);
 	if (imports_get(req->db, req->params[0], &r, &err) == 0) {
@@ -735,7 +741,9 @@ void h_wizard_preview(http_req *req)
 
 void h_wizard_execute(http_req *req)
 {
-	import_rec r;
+	import_rec r = { 0 };
+	job_rec j = { 0 };
+	bool started;
 	tt_error err;
 	int64_t job_id;
 
@@ -743,8 +751,26 @@ void h_wizard_execute(http_req *req)
 	if (load_wizard(req, &r))
 		return;
 	import_rec_release(&r);
-	if (store_begin(req->db, STORE_TX_WRITE, &err) ||
-	    jobs_submit(req->db, IMPORT_JOB_CSV, req->params[0], false, &job_id, &err) ||
+	/* Check again under the write lock: two executes must not queue two jobs. */
+	if (store_begin(req->db, STORE_TX_WRITE, &err)) {
+		http_reply_tt_error(req, &err);
+		return;
+	}
+	if (jobq_get_by_ref(req->db, IMPORT_JOB_CSV, req->params[0], &j, &err) == 0) {
+		job_rec_release(&j);
+		started = true;
+	} else if (imports_get(req->db, req->params[0], &r, &err) == 0) {
+		started = strcmp(r.status, "pending") != 0;
+		import_rec_release(&r);
+	} else {
+		started = true;
+	}
+	if (started) {
+		store_rollback(req->db);
+		http_reply_error(req, 409, "conflict", NULL, "this import has already been started");
+		return;
+	}
+	if (jobs_submit(req->db, IMPORT_JOB_CSV, req->params[0], false, &job_id, &err) ||
 	    store_commit(req->db, &err)) {
 		store_rollback(req->db);
 		http_reply_tt_error(req, &err);

@@ -182,7 +182,9 @@ static int import_csv(store *s, const char *file, struct cli_opt *opts, bool cli
 				return cli_usage("--%s: %s", map[i].opt, err.msg);
 		}
 	}
-	o.dry_run = cli_opt_get(opts, "dry-run")->set && !clients;
+	if (clients && (cli_opt_get(opts, "dry-run")->set || cli_opt_get(opts, "atomic")->set))
+		return cli_usage("import clients: --dry-run and --atomic are for entry imports only");
+	o.dry_run = cli_opt_get(opts, "dry-run")->set;
 	o.atomic = cli_opt_get(opts, "atomic")->set;
 	o.allow_duplicates = cli_opt_get(opts, "allow-duplicates")->set;
 	if (stat(file, &stbuf) || !S_ISREG(stbuf.st_mode)) {

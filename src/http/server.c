@@ -620,11 +620,11 @@ static enum MHD_Result upload_iter(void *cls, enum MHD_ValueKind kind, const cha
 	if (u->failed)
 		return MHD_YES;
 	if (filename && !strcmp(key, "file")) {
-		if (off == 0 && u->fd <= 0) {
-			if (u->has_file) {
-				upload_fail(req, "send one file per request");
-				return MHD_YES;
-			}
+		if (off == 0 && u->has_file) {
+			upload_fail(req, "send one file per request");
+			return MHD_YES;
+		}
+		if (off == 0) {
 			snprintf(u->path, sizeof(u->path), "%s/uploads/upload-XXXXXX", cfg.data_dir);
 			u->fd = mkstemp(u->path);
 			if (u->fd < 0) {

@@ -137,28 +137,34 @@ static int add_error(struct cctx *x, const csv_record *rec, const char *column, 
 				 value ? val : NULL, code, msg, &x->err);
 }
 
-/* The detection key of a row: the chosen fields, lower-cased, joined. */
+/*
+ * The detection key of a row: the chosen fields joined; names as written
+ * (client names are case-sensitive), the others lower-cased.
+ */
 static void detection_key(struct cctx *x, char *const vals[K_N], char *key, size_t size)
 {
 	size_t n = 0;
 
 	key[0] = '\0';
-	for (int k = 0; k < K_N; k++) {
+	for (int k = 0; k < K_N && n < size; k++) {
+		size_t start = n;
+
 		if (!x->detect[k])
 			continue;
-		n += (size_t)snprintf(key + n, n < size ? size - n : 0, "%s\x1f", vals[k]);
+		n += (size_t)snprintf(key + n, size - n, "%s\x1f", vals[k]);
 		if (n >= size)
-			break;
+			n = size - 1;
+		if (k != K_NAME)
+			for (size_t i = start; i < n; i++)
+				key[i] = (char)tolower((unsigned char)key[i]);
 	}
-	for (char *p = key; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
 }
 
 static int exists_in_db(struct cctx *x, char *const vals[K_N], bool *found)
 {
 	/* Each detection field compared case-insensitively, NULL counting as "". */
 	static const char *sql =
-		"SELECT 1 FROM clients WHERE (? = 0 OR lower(name) = lower(?))"
+		"SELECT 1 FROM clients WHERE (? = 0 OR name = ?)"
 		" AND (? = 0 OR lower(COALESCE(email, '')) = lower(?))"
 		" AND (? = 0 OR lower(COALESCE(phone, '')) = lower(?))"
 		" AND (? = 0 OR lower(COALESCE(contact_person, '')) = lower(?)) LIMIT 1";
@@ -301,7 +307,7 @@ static int run_clients(job *j)
 	json_t *opts = NULL;
 	const char *fields;
 	char path[1024], fatal[512] = "";
-	int fd = -1, st, rc = 0;
+	int fd = -1, st, rc = 0, result = JOB_DONE;
 
 	tt_error_init(&x.err);
 	if (imports_get(j->c, j->ref_id, &r, &x.err))
@@ -370,6 +376,16 @@ static int run_clients(job *j)
 			break;
 		}
 		x.total++;
+		if (x.total % 500 == 0 && job_should_stop(j, &result)) {
+			store_rollback(x.c);
+			x.ok = x.failed = x.skipped = 0;
+			x.total = 0;
+			if (result == JOB_CANCELLED) {
+				imports_finish(x.c, r.id, "cancelled", NULL, NULL, &x.err);
+				unlink(path);
+			}
+			goto stopped;
+		}
 		if (st != CSV_OK) {
 			rc = add_error(&x, &rec, NULL, NULL, "bad_row", csv_status_message(st));
 			x.failed++;
@@ -415,15 +431,18 @@ finish:
 			 (long long)r.id, status, (long long)x.total, (long long)x.ok,
 			 (long long)x.failed, (long long)x.skipped);
 	}
+	unlink(path);
+stopped:
 	csv_reader_free(rd);
 	if (fd >= 0)
 		close(fd);
-	unlink(path);
 	for (int i = 0; i < x.ncustom; i++)
 		free(x.custom_names[i]);
 	strmap_release(&x.seen);
 	json_decref(opts);
 	import_rec_release(&r);
+	if (result != JOB_DONE)
+		return result; /* cancelled: nothing stored; interrupted: starts again */
 	return fatal[0] ? JOB_FAILED : JOB_DONE;
 }
 

@@ -193,7 +193,7 @@ static void lower_trim(const char *s, size_t len, char *out, size_t size)
 static int map_header(struct ictx *x, const csv_record *h, bool report)
 {
 	char name[128], missing[256] = "";
-	char unknown[600] = "";
+	char unknown[600] = "", found[300] = "";
 
 	for (int i = 0; i < C_N; i++)
 		x->col[i] = -1;
@@ -202,6 +202,11 @@ static int map_header(struct ictx *x, const csv_record *h, bool report)
 		bool known = false;
 
 		lower_trim(h->fields[f].ptr, h->fields[f].len, name, sizeof(name));
+		{
+			size_t l = strlen(found);
+
+			snprintf(found + l, sizeof(found) - l, "%s\"%s\"", l ? ", " : "", name);
+		}
 		for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++) {
 			if (strcmp(name, aliases[a].name))
 				continue;
@@ -227,8 +232,8 @@ static int map_header(struct ictx *x, const csv_record *h, bool report)
 		strcat(missing, missing[0] ? ", end_time or duration_hours" : "end_time or duration_hours");
 	if (missing[0]) {
 		snprintf(x->res->fatal, sizeof(x->res->fatal),
-			 "the header lacks required column(s): %s (found: %.300s)", missing,
-			 h->nfields ? "see the first line" : "nothing");
+			 "the header lacks required column(s): %s (found: %.200s)", missing,
+			 found[0] ? found : "nothing");
 		return -1;
 	}
 	if (unknown[0] && report)

@@ -256,7 +256,7 @@ static int reap_one(void *ctx, const job_rec *j)
 	if (k && k->abandon)
 		k->abandon(c, j->ref_id,
 			   j->pinned_to[0]
-				   ? "the server running this job stopped, and the job cannot move to another (its credentials were only in that server's memory); start it again"
+				   ? "the process running this job stopped, and the job can only run where it was started (a command-line import, or one whose credentials were only in that process's memory); start it again"
 				   : "the server running this job stopped and the job cannot be resumed; start it again");
 	jobq_finish(c, j->id, "failed", "orphaned", &err);
 	return 0;

@@ -358,13 +358,16 @@ int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *
 
 int entries_update(store_conn *c, int64_t id, const entry_input *in, tt_error *err)
 {
+	/* An edit always moves updated_at past created_at, even within the same second. */
+	int64_t now = store_now();
 	int rc = store_run(c, err,
 			   "UPDATE time_entries SET project_id = ?, task_id = ?, start_at = ?,"
-			   " end_at = ?, duration_seconds = ?, notes = ?, billable = ?, updated_at = ?"
+			   " end_at = ?, duration_seconds = ?, notes = ?, billable = ?,"
+			   " updated_at = CASE WHEN ? > created_at THEN ? ELSE created_at + 1 END"
 			   " WHERE id = ? AND user_id = ?",
-			   "nniiisbiii", in->project_id, in->task_id, in->start_at, in->end_at,
+			   "nniiisbiiii", in->project_id, in->task_id, in->start_at, in->end_at,
 			   in->end_at - in->start_at, in->notes ? in->notes : "", (int)in->billable,
-			   store_now(), id, in->user_id);
+			   now, now, id, in->user_id);
 
 	if (rc < 0)
 		return rc;
@@ -513,7 +516,8 @@ int catalog_list(store_conn *c, enum catalog_kind kind, int64_t parent_id, catal
 	switch (kind) {
 	case CATALOG_CLIENTS:
 		st = store_query(c, err,
-				 "SELECT id, name, 0, NULL, status, 0, created_by_import_id"
+				 "SELECT id, name, 0, NULL, status, 0, created_by_import_id, description,"
+				 " contact_person, email, phone, address, default_hourly_rate, custom_fields"
 				 " FROM clients ORDER BY name, id", "");
 		break;
 	case CATALOG_PROJECTS:
@@ -555,6 +559,16 @@ int catalog_list(store_conn *c, enum catalog_kind kind, int64_t parent_id, catal
 			.billable = store_col_bool(st, 5),
 			.created_by_import_id = store_col_int64(st, 6),
 		};
+
+		if (kind == CATALOG_CLIENTS) {
+			r.description = opt_text(st, 7);
+			r.contact_person = opt_text(st, 8);
+			r.email = opt_text(st, 9);
+			r.phone = opt_text(st, 10);
+			r.address = opt_text(st, 11);
+			r.default_hourly_rate = opt_text(st, 12);
+			r.custom_fields = opt_text(st, 13);
+		}
 		int stop = cb(ctx, &r);
 
 		if (stop) {

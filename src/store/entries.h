@@ -125,6 +125,9 @@ typedef struct catalog_rec {
 	const char *status;
 	bool billable;           /* projects */
 	int64_t created_by_import_id;
+	/* clients only */
+	const char *description, *contact_person, *email, *phone, *address;
+	const char *default_hourly_rate, *custom_fields; /* custom_fields: JSON text */
 } catalog_rec;
 
 typedef int (*catalog_cb)(void *ctx, const catalog_rec *r);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import {
   startServer, assertApiError, assertStatus, adminClient, createUser, Client, csvForm, uploadCsv,
   importCsv, waitForImport, importDiagnostics, importEntries, sleep, ISO_Z, IMPORT_TERMINAL,
+  rawRequest, multipartBody,
 } from './lib/server.mjs';
 
 const T = { timeout: 120000 };
@@ -192,6 +193,7 @@ describe('imports API', () => {
 
     it('bad option values are refused with 400 naming the field, and nothing is recorded', T, async () => {
       const before = await historyTotal(u.client);
+      const entriesBefore = await entryTotal(u.client);
       const body = csv('Opts,,,2024-10-08 09:00,,1,x,,');
       for (const [k, v] of [['date_order', 'xyz'], ['timezone', 'Mars/Base'], ['duplicates', 'maybe'], ['delimiter', '|'],
         ['atomic', 'perhaps'], ['dry_run', 'sometimes'], ['wait', 'later'], ['format', 'xlsx'], ['timezone', '../../etc/passwd']]) {
@@ -199,18 +201,20 @@ describe('imports API', () => {
         assertApiError(r, 400, undefined, k);
       }
       assert.equal(await historyTotal(u.client), before);
-      assert.equal((await u.client.get('/api/entries?project=Opts')).json.entries.filter((e) => e.project === 'Opts').length, 0);
+      assert.equal(await entryTotal(u.client), entriesBefore);
     });
 
-    it('two files in one request are refused', T, async () => {
-      const fd = csvForm(csv('Two,,,2024-10-09 09:00,,1,x,,'));
+    it('two file parts in one request are refused (not concatenated)', T, async () => {
+      const before = await historyTotal(u.client);
+      const fd = csvForm(csv('Two,,,2024-10-09 09:00,,1,x,,'), { fields: { wait: 'true' } });
       fd.append('file', new Blob([csv('Two,,,2024-10-09 10:00,,1,y,,')]), 'second.csv');
       const r = await u.client.req('POST', '/api/import/csv', { body: fd });
       assertApiError(r, 400);
+      assert.equal(await historyTotal(u.client), before, 'no import recorded');
     });
 
     it('the stored options are echoed in the status object', T, async () => {
-      const s = await importCsv(u.client, csv('Echo,,,03/04/2024 09:00,,"1,5",x,,').replace(/,/g, ';'), {
+      const s = await importCsv(u.client, `${H.replace(/,/g, ';')}\nEcho;;;03/04/2024 09:00;;1,5;x;;\n`, {
         fields: { timezone: 'Europe/Vienna', date_order: 'dmy', delimiter: ';', duplicates: 'allow', atomic: 'false' },
       });
       assert.equal(s.status, 'completed', JSON.stringify(s));
@@ -248,8 +252,21 @@ describe('imports API', () => {
     before(async () => { u = await createUser(admin, 'csrf-user', { timezone: 'UTC' }); });
 
     it('needs a signed-in user', T, async () => {
+      const { body, contentType } = multipartBody(csv('Anon,,,2024-10-12 09:00,,1,x,,'));
+      const r = await rawRequest(`${srv.url}/api/import/csv`, { headers: { 'Content-Type': contentType }, body });
+      assert.equal(r.status, 401, r.text);
+      assert.equal(r.json?.code, 'unauthorized', r.text);
+    });
+
+    it('a fetch() client sees that 401 too (the server must not reset the connection under a small body)', T, async () => {
       const anon = new Client(srv.url);
-      assertApiError(await uploadCsv(anon, csv('Anon,,,2024-10-12 09:00,,1,x,,')), 401);
+      let r;
+      try {
+        r = await uploadCsv(anon, csv('Anon,,,2024-10-12 09:00,,1,x,,'));
+      } catch (e) {
+        assert.fail(`fetch failed instead of answering 401: ${e.message} (${e.cause?.code || e.cause?.message || ''})`);
+      }
+      assertApiError(r, 401);
     });
 
     it('a cookie session needs the CSRF token, as a header or as the csrf_token form field', T, async () => {
@@ -396,7 +413,7 @@ describe('imports API', () => {
       assert.equal(d.preview[2].row, 3);
       assert.equal(d.preview[2].duplicate, true, 'a duplicate of an earlier row is flagged');
       assert.equal(d.preview[3].row, 5, 'the failed row is not previewed');
-      assert.deepEqual(d.would_create, { clients: 1, projects: 3, tasks: 1, tags: 2 });
+      assert.deepEqual(d.would_create, { clients: 2, projects: 3, tasks: 1, tags: 2 }, 'Dry C1, and Dry P3 as its own client');
 
       assert.equal(await entryTotal(u.client), 0, 'no entries written');
       assert.equal(await historyTotal(u.client), 0, 'no import recorded');
@@ -779,50 +796,31 @@ describe('imports: upload size cap (TT_MAX_UPLOAD_MB)', () => {
   });
   after(async () => { await srv?.close(); });
 
-  const big = () => {
-    const lines = [H];
-    let i = 0;
-    while (lines.join('\n').length < 2.1 * 1024 * 1024 && i < 100000) {
-      const chunk = rows(1000, 'TooBig', `20${10 + Math.floor(i / 1000) % 10}-01-01`).map((l) => l.replace(/row/, `${i}-row`));
-      lines.push(...chunk);
-      i += 1000;
-    }
-    return `${lines.join('\n')}\n`;
+  const big = () => csv(...rows(50000, 'TooBig', '2010-01-01'));
+
+  // The server answers 413 from Content-Length before reading the body ("Expect: 100-continue"
+  // lets the client wait for that answer), or once the streamed body passes the cap.
+  const send = (chunked, expectContinue = false) => {
+    const { body, contentType } = multipartBody(big(), { fields: { wait: 'true' } });
+    assert.ok(body.length > 2 * 1024 * 1024);
+    return rawRequest(`${srv.url}/api/import/csv`, {
+      headers: { 'Content-Type': contentType, Cookie: `session=${admin.session}`, 'X-CSRF-Token': admin.csrf },
+      body, chunked, expectContinue, timeout: 60000,
+    });
   };
 
   it('an upload over the cap: 413 too_large, nothing recorded', T, async () => {
-    const body = big();
-    assert.ok(body.length > 2 * 1024 * 1024);
-    const r = await uploadCsv(admin, body, { fields: { wait: 'true' } });
-    assertApiError(r, 413, 'too_large');
-    const h = await admin.get('/api/import/history');
-    assert.equal(h.json.total, 0);
+    const r = await send(false, true);
+    assert.equal(r.status, 413, r.text);
+    assert.equal(r.json?.code, 'too_large', r.text);
+    assert.equal((await admin.get('/api/import/history')).json.total, 0);
     assert.equal((await admin.get('/api/entries')).json.total, 0);
   });
 
-  it('an upload over the cap without Content-Length (chunked): 413 too_large', T, async () => {
-    const body = big();
-    const boundary = '----ttboundary7MA4YWxkTrZu0gW';
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n`);
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-    const payload = Buffer.concat([head, Buffer.from(body), tail]);
-    const stream = new ReadableStream({
-      start(ctl) {
-        for (let o = 0; o < payload.length; o += 65536) ctl.enqueue(payload.subarray(o, o + 65536));
-        ctl.close();
-      },
-    });
-    let res;
-    try {
-      res = await fetch(`${srv.url}/api/import/csv`, {
-        method: 'POST', body: stream, duplex: 'half',
-        headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, Cookie: `session=${admin.session}`, 'X-CSRF-Token': admin.csrf },
-        signal: AbortSignal.timeout(60000),
-      });
-    } catch (e) {
-      assert.fail(`the server should answer 413, not drop the connection: ${e.message} ${e.cause?.message || ''}`);
-    }
-    assert.equal(res.status, 413, await res.text());
+  it('an upload over the cap without Content-Length (chunked): 413 too_large, nothing recorded', T, async () => {
+    const r = await send(true);
+    assert.equal(r.status, 413, r.text);
+    assert.equal(r.json?.code, 'too_large', r.text);
     assert.equal((await admin.get('/api/import/history')).json.total, 0);
   });
 

@@ -397,3 +397,74 @@ export async function importEntries(client, id) {
     if (r.json.entries.length < 1000) return out;
   }
 }
+
+/**
+ * Sends a request with node:http and resolves with the first response, even when
+ * the server answers before reading the whole body (a write error after the
+ * response is ignored). Resolves {status, headers, text, json, writeError}.
+ * body: Buffer or string; opts.chunked sends it without Content-Length;
+ * opts.expectContinue sends "Expect: 100-continue" and the body only after "100 Continue".
+ */
+export async function rawRequest(url, { method = 'POST', headers = {}, body = '', chunked = false, expectContinue = false, timeout = REQ_TIMEOUT_MS } = {}) {
+  const http = await import('node:http');
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  return new Promise((resolve, reject) => {
+    let writeError = null;
+    let done = false;
+    const h = { ...headers };
+    if (!chunked) h['Content-Length'] = String(buf.length);
+    if (expectContinue) h.Expect = '100-continue';
+    const req = http.request(url, { method, headers: h, timeout }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        done = true;
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json, writeError });
+        if (!req.writableEnded) req.destroy(); // an early answer: the body is not wanted
+      });
+      res.on('error', (e) => { if (!done) { done = true; reject(e); } });
+    });
+    req.on('error', (e) => {
+      writeError = e;
+      // Give a response that is already on its way a moment to arrive.
+      setTimeout(() => { if (!done) { done = true; reject(e); } }, 500);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    const sendBody = async () => {
+      for (let o = 0; o < buf.length && !req.destroyed; o += 65536) {
+        if (!req.write(buf.subarray(o, o + 65536))) {
+          await new Promise((r) => {
+            const go = () => { req.off('drain', go); req.off('close', go); r(); };
+            req.on('drain', go);
+            req.on('close', go);
+          });
+        }
+      }
+      if (!req.destroyed) req.end();
+    };
+    if (expectContinue) {
+      req.on('continue', () => { sendBody().catch(() => { /* reported through 'error' */ }); });
+      req.flushHeaders();
+    } else {
+      sendBody().catch(() => { /* reported through 'error' */ });
+    }
+  });
+}
+
+/** A multipart/form-data body with one file part and fields, for rawRequest. */
+export function multipartBody(content, { filename = 'import.csv', fields = {}, boundary = '----tt-test-boundary-9f2c1e' } = {}) {
+  const parts = [];
+  for (const [k, v] of Object.entries(fields)) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  }
+  if (content !== null && content !== undefined) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/csv\r\n\r\n`));
+    parts.push(Buffer.isBuffer(content) ? content : Buffer.from(content));
+    parts.push(Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+}
