@@ -119,6 +119,7 @@ struct http_req {
 	bool too_large;
 	bool csrf_deferred;
 	bool receiving;            /* headers seen, body not complete */
+	bool discard;              /* replied early: read and drop the body, then answer */
 	bool api;
 	struct http_arena_block *arena;
 };

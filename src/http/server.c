@@ -620,11 +620,15 @@ static enum MHD_Result upload_iter(void *cls, enum MHD_ValueKind kind, const cha
 	if (u->failed)
 		return MHD_YES;
 	if (filename && !strcmp(key, "file")) {
-		if (off == 0 && u->has_file) {
+		/*
+		 * MHD may call more than once at offset 0 for one part; a second
+		 * part is recognised by data at offset 0 after data was stored.
+		 */
+		if (u->has_file && off == 0 && size > 0 && u->size > 0) {
 			upload_fail(req, "send one file per request");
 			return MHD_YES;
 		}
-		if (off == 0) {
+		if (!u->has_file) {
 			snprintf(u->path, sizeof(u->path), "%s/uploads/upload-XXXXXX", cfg.data_dir);
 			u->fd = mkstemp(u->path);
 			if (u->fd < 0) {
@@ -872,11 +876,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = req;
 		atomic_fetch_add(&srv->inflight, 1);
 		dispatch_headers(srv, req);
-		if (req->replied)
+		if (req->replied) {
+			const char *cl = http_header(req, "Content-Length");
+			const char *te = http_header(req, "Transfer-Encoding");
+
+			/*
+			 * Clients such as fetch() fail on a reply that comes while
+			 * they still send the body: read and drop a small body
+			 * first. A large one gets the reply at once and the
+			 * connection is closed.
+			 */
+			if ((cl && strtoull(cl, NULL, 10) > 0 &&
+			     strtoull(cl, NULL, 10) <= HTTP_MAX_JSON) || (te && !cl)) {
+				req->discard = true;
+				req->receiving = true;
+				atomic_fetch_add(&srv->receiving, 1);
+				return MHD_YES;
+			}
 			return send_reply(conn, req); /* MHD drops any body and closes */
+		}
 		req->receiving = true;
 		atomic_fetch_add(&srv->receiving, 1);
 		return MHD_YES;
+	}
+	if (req->discard) {
+		if (*upload_data_size) {
+			req->body_len += *upload_data_size;
+			*upload_data_size = 0;
+			/* a chunked body that goes on and on: stop listening */
+			return req->body_len > HTTP_MAX_JSON ? MHD_NO : MHD_YES;
+		}
+		req->receiving = false;
+		atomic_fetch_sub(&srv->receiving, 1);
+		return send_reply(conn, req);
 	}
 	if (req->replied) {
 		*upload_data_size = 0;

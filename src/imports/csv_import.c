@@ -632,10 +632,11 @@ static int is_duplicate(struct ictx *x, const entry_input *in)
 static void add_preview(struct ictx *x, const csv_record *rec, const struct row *r, bool dup)
 {
 	char s[21], e[21];
-	json_t *tags = json_array();
+	json_t *tags;
 
 	if (json_array_size(x->res->preview) >= IMPORT_PREVIEW)
 		return;
+	tags = json_array();
 	for (size_t i = 0; i < r->ntags; i++)
 		json_array_append_new(tags, json_string(r->tags[i]));
 	dt_format_utc(r->start, s);
@@ -1046,7 +1047,13 @@ int csv_import_run(store_conn *c, int64_t import_id, const user_rec *u, const ch
 	if (x.mode == MODE_DRY_RUN) {
 		store_rollback(c);
 		x.in_tx = false;
-		snprintf(res->status, sizeof(res->status), "%s", final_status(res, false));
+		if (o->atomic && res->failed) {
+			/* Predict the real atomic import: one bad row and nothing is stored. */
+			res->ok = res->skipped = 0;
+			res->min_start = res->max_start = 0;
+			memset(res->created, 0, sizeof(res->created));
+		}
+		snprintf(res->status, sizeof(res->status), "%s", final_status(res, o->atomic));
 		goto out;
 	}
 	if (x.mode == MODE_ATOMIC && res->failed) {

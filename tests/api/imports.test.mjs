@@ -160,6 +160,13 @@ describe('imports API', () => {
       assert.equal(await historyTotal(u.client), before, 'no import recorded');
     });
 
+    it('tiny files (1 to 3 bytes) are judged as files, not refused as several file parts', T, async () => {
+      for (const c of ['a', '\n', '--', 'x\r', Buffer.from([0xef, 0xbb, 0xbf])]) {
+        const r = await uploadCsv(u.client, c, { fields: { dry_run: 'true' } });
+        assertApiError(r, 400, 'invalid_file', 'file');
+      }
+    });
+
     it('UTF-16 (with either BOM, or without BOM) and binary files are refused with 400 invalid_file', T, async () => {
       const before = await historyTotal(u.client);
       const text = csv('Utf16,,,2024-10-05 09:00,,1,x,,');
