@@ -230,7 +230,8 @@ int entries_walk(store_conn *c, const entry_filter *f, int64_t limit, int64_t of
 	       " LEFT JOIN tasks t ON t.id = e.task_id");
 	qb_text(&q, sep);
 	where_clause(&q, f);
-	qb_add(&q, " ORDER BY e.start_at DESC, e.id DESC LIMIT ? OFFSET ?");
+	qb_add(&q, f->ascending ? " ORDER BY e.start_at, e.id LIMIT ? OFFSET ?"
+				: " ORDER BY e.start_at DESC, e.id DESC LIMIT ? OFFSET ?");
 	qb_int(&q, limit < 0 ? INT64_MAX : limit);
 	qb_int(&q, offset);
 	st = qb_prepare(c, &q, err);

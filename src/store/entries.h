@@ -55,6 +55,7 @@ typedef struct entry_filter {
 	const char *source;       /* NULL = any */
 	int64_t import_id;        /* 0 = any */
 	int64_t entry_id;         /* 0 = any */
+	bool ascending;           /* walk oldest start first (exports) */
 } entry_filter;
 
 void entry_filter_init(entry_filter *f);
