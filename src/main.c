@@ -24,6 +24,7 @@ static const struct command {
 	{ "user", cmd_user, "add, list users, change a password" },
 	{ "token", cmd_token, "create, list or revoke API tokens" },
 	{ "import", cmd_import, "import CSV files; import status, history and undo" },
+	{ "export", cmd_export, "export a user's data (GDPR) or filtered entries to a file" },
 	{ NULL, NULL, NULL },
 };
 

@@ -53,6 +53,14 @@ void h_wizard_start(http_req *req);
 void h_wizard_preview(http_req *req);
 void h_wizard_execute(http_req *req);
 
+/* exports.c */
+void h_export_gdpr(http_req *req);
+void h_export_filtered(http_req *req);
+void h_export_status(http_req *req);
+void h_export_download(http_req *req);
+void h_export_delete(http_req *req);
+void h_export_history(http_req *req);
+
 /* pages.c */
 void h_healthz(http_req *req);
 void h_login_page(http_req *req);

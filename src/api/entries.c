@@ -481,23 +481,15 @@ void h_entries_delete(http_req *req)
 static int parse_bound(const char *name, const char *v, const tz_zone *z, bool is_end,
 		       int64_t *out, tt_error *err)
 {
-	int64_t days, utc;
-	size_t len = strlen(v);
+	const char *msg = NULL;
+	int rc = dt_parse_bound(v, z, is_end, out, &msg);
 
-	if (len == 10 && v[4] == '-') {
-		if (dt_parse_date(v, len, &days))
-			return tt_error_set(err, TT_EINVAL, "invalid_field", name,
-					    "%s must be a date YYYY-MM-DD or an ISO 8601 date-time", name);
-		if (is_end)
-			days++;
-		/* Midnight may fall in a DST gap: the day then starts at the transition. */
-		tz_local_to_utc(z, days * 86400, &utc);
-		*out = utc;
-		return 0;
-	}
-	if (parse_time_field(name, v, z, &utc, err))
-		return err->rc;
-	*out = is_end ? utc + 1 : utc;
+	if (rc == DT_EAMBIGUOUS)
+		return tt_error_set(err, TT_EINVAL, "invalid_field", name,
+				    "%s: %s is ambiguous; write it as YYYY-MM-DD", name, v);
+	if (rc)
+		return tt_error_set(err, TT_EINVAL, "invalid_field", name, "%s: %s", name,
+				    msg ? msg : "not a valid date");
 	return 0;
 }
 

@@ -43,5 +43,12 @@ const route api_routes[] = {
 	{ "POST", "/api/migration/wizard/start", h_wizard_start, API | R_UPLOAD },
 	{ "POST", "/api/migration/wizard/{id}/preview", h_wizard_preview, API },
 	{ "POST", "/api/migration/wizard/{id}/execute", h_wizard_execute, API },
+
+	{ "POST", "/api/export/gdpr", h_export_gdpr, API | R_JSON },
+	{ "POST", "/api/export/filtered", h_export_filtered, API | R_JSON },
+	{ "GET", "/api/export/status/{id}", h_export_status, R_AUTH },
+	{ "GET", "/api/export/download/{id}", h_export_download, R_AUTH },
+	{ "GET", "/api/export/history", h_export_history, R_AUTH },
+	{ "DELETE", "/api/export/{id}", h_export_delete, API },
 	{ NULL, NULL, NULL, 0 },
 };

@@ -25,9 +25,12 @@ struct cli_opt {
 	const char *name;   /* long name without "--" */
 	bool has_arg;
 	const char *help;
+	bool multi;         /* may be given several times (values[]) */
 	/* filled by cli_parse */
 	const char *value;
 	bool set;
+	const char *values[32];
+	int nvalues;
 };
 
 /*
@@ -64,5 +67,9 @@ int cmd_migrate(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+/* Links (or copies) src to dst (dst must not exist). 0 or -1 with errno. */
+int cli_copy_file(const char *src, const char *dst);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -113,8 +114,14 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, const char *usage, in
 					 argv[optind - 1]);
 		default:
 			if (c >= G_BASE && c < G_BASE + (int)nopts) {
-				opts[c - G_BASE].set = true;
-				opts[c - G_BASE].value = optarg;
+				struct cli_opt *o = &opts[c - G_BASE];
+
+				if (o->set && !o->multi && o->has_arg)
+					return cli_usage("%s: --%s given twice", argv[0], o->name);
+				o->set = true;
+				o->value = optarg;
+				if (o->multi && o->nvalues < 32)
+					o->values[o->nvalues++] = optarg;
 			}
 		}
 	}
@@ -260,3 +267,37 @@ char *cli_read_password(bool from_stdin, bool confirm)
 	free(b);
 	return a;
 }
+
+/* Links src to dst when they share a file system, else copies it. */
+int cli_copy_file(const char *src, const char *dst)
+{
+	char buf[1 << 16];
+	int in, out, rc = 0;
+	ssize_t n;
+
+	if (link(src, dst) == 0)
+		return 0;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) != n) {
+			rc = -1;
+			break;
+		}
+	}
+	if (n < 0)
+		rc = -1;
+	close(in);
+	if (close(out))
+		rc = -1;
+	if (rc)
+		unlink(dst);
+	return rc;
+}
+

@@ -88,39 +88,6 @@ static int find_user(store *s, const char *name, user_rec *u)
 	return 0;
 }
 
-/* Links (or copies) src to dst, so the job owns a file of its own. */
-static int stage_file(const char *src, const char *dst)
-{
-	char buf[1 << 16];
-	int in, out, rc = 0;
-	ssize_t n;
-
-	if (link(src, dst) == 0)
-		return 0;
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -1;
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, (size_t)n) != n) {
-			rc = -1;
-			break;
-		}
-	}
-	if (n < 0)
-		rc = -1;
-	close(in);
-	if (close(out))
-		rc = -1;
-	if (rc)
-		unlink(dst);
-	return rc;
-}
-
 static void print_result(const struct import_result *r, int64_t id)
 {
 	if (id)
@@ -238,7 +205,7 @@ static int import_csv(store *s, const char *file, struct cli_opt *opts, bool cli
 		if (!rc) {
 			snprintf(rel, sizeof(rel), "uploads/import-%lld.csv", (long long)id);
 			abs = xasprintf("%s/%s", cfg.data_dir, rel);
-			if (stage_file(file, abs)) {
+			if (cli_copy_file(file, abs)) {
 				rc = tt_error_set(&err, TT_EIO, NULL, NULL, "cannot stage %s in %s/uploads: %s",
 						  file, cfg.data_dir, strerror(errno));
 			}

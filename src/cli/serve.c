@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "exports/export.h"
 #include "imports/import.h"
 #include "jobs/jobs.h"
 #include "cli/cli.h"
@@ -76,12 +77,15 @@ int cmd_serve(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	imports_register_jobs();
-	if (jobs_start(s, cfg.workers, cfg.job_stale, &err)) {
+	exports_register_jobs();
+	if (jobs_start(s, cfg.workers, cfg.job_stale, &err) || exports_sweeper_start(s, &err)) {
+		jobs_stop();
 		store_close(s);
 		return cli_fail(&err);
 	}
 	if (http_server_start(cfg.listen, api_routes, s, cfg.http_threads, &srv, &err)) {
 		jobs_stop();
+		exports_sweeper_stop();
 		store_close(s);
 		return cli_fail(&err);
 	}
@@ -101,6 +105,7 @@ int cmd_serve(int argc, char **argv)
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
 	/* Running jobs stop at their next batch boundary and resume at the next start. */
 	jobs_stop();
+	exports_sweeper_stop();
 	store_close(s);
 	log_info("stopped");
 	return EXIT_DONE;

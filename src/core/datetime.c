@@ -641,3 +641,29 @@ int dt_parse_interval(const char *s, int64_t *seconds)
 	*seconds = v * mult;
 	return DT_OK;
 }
+
+int dt_parse_bound(const char *s, const tz_zone *z, bool is_end, int64_t *out, const char **msg)
+{
+	size_t len = strlen(s);
+	int64_t days, utc;
+	bool overlap;
+	int rc;
+
+	if (len == 10 && s[4] == '-') {
+		if (dt_parse_date(s, len, &days)) {
+			if (msg)
+				*msg = "expected a date YYYY-MM-DD or an ISO 8601 date-time";
+			return DT_ERANGE;
+		}
+		if (is_end)
+			days++;
+		tz_local_to_utc(z, days * 86400, &utc);
+		*out = utc;
+		return DT_OK;
+	}
+	rc = dt_parse_instant(s, DT_ORDER_NONE, z, &utc, &overlap, msg);
+	if (rc)
+		return rc;
+	*out = is_end ? utc + 1 : utc;
+	return DT_OK;
+}

@@ -75,6 +75,15 @@ int dt_resolve(const dt_parsed *p, const tz_zone *z, int64_t *utc, bool *overlap
 int dt_parse_instant(const char *s, dt_order order, const tz_zone *z,
 		     int64_t *utc, bool *overlap, const char **msg);
 
+/*
+ * A filter bound: "YYYY-MM-DD" is a calendar day in zone z (a start bound is
+ * that day's first instant; an end bound is inclusive, so the first instant
+ * of the next day, exclusive), anything else a date-time (an end bound then
+ * includes that second). *out is the instant; bounds are start <= t < end.
+ * Midnight in a DST gap starts the day at the transition.
+ */
+int dt_parse_bound(const char *s, const tz_zone *z, bool is_end, int64_t *out, const char **msg);
+
 /* Parses exactly "YYYY-MM-DD" into days since the epoch; validates the day. */
 int dt_parse_date(const char *s, size_t len, int64_t *days);
 

@@ -113,6 +113,8 @@ struct http_req {
 	const char *content_type;
 	struct http_header *resp_headers;
 	bool replied;
+	int resp_fd;               /* > 0: the body is this file (http_reply_file) */
+	int64_t resp_fd_size;
 
 	/* bookkeeping */
 	int64_t started_ns;
@@ -170,6 +172,12 @@ void http_reply_html(http_req *req, int status, const char *html);
 void http_reply_data(http_req *req, int status, const char *content_type, const void *data,
 		     size_t len);
 void http_redirect(http_req *req, int status, const char *location);
+/*
+ * Replies with the contents of an open file (fd is taken: closed after the
+ * response, also on failure). download_name: Content-Disposition attachment.
+ */
+void http_reply_file(http_req *req, int fd, int64_t size, const char *content_type,
+		     const char *download_name);
 
 /* Percent-encodes s for a query string into a request-owned string. */
 char *http_urlencode(http_req *req, const char *s);

@@ -12,6 +12,7 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -112,6 +113,8 @@ static void req_free(http_req *req)
 		MHD_destroy_post_processor(req->post);
 	if (req->upload.fd > 0)
 		close(req->upload.fd);
+	if (req->resp_fd > 0)
+		close(req->resp_fd);
 	if (req->upload.path[0] && !req->upload.taken)
 		unlink(req->upload.path);
 	if (req->json)
@@ -282,6 +285,26 @@ void http_reply_tt_error(http_req *req, const tt_error *err)
 	}
 	http_reply_error(req, status, err->code[0] ? err->code : tt_rc_code(err->rc), err->field,
 			 "%s", err->msg[0] ? err->msg : "request failed");
+}
+
+void http_reply_file(http_req *req, int fd, int64_t size, const char *content_type,
+		     const char *download_name)
+{
+	char name[256];
+	size_t n = 0;
+
+	/* Only harmless characters in the header; the name is ours anyway. */
+	for (const char *p = download_name; *p && n + 1 < sizeof(name); p++)
+		name[n++] = (isalnum((unsigned char)*p) || strchr("._-", *p)) ? *p : '_';
+	name[n] = '\0';
+	http_add_header(req, "Content-Disposition", http_printf(req, "attachment; filename=\"%s\"", name));
+	if (req->resp_fd > 0)
+		close(req->resp_fd);
+	req->resp_fd = fd;
+	req->resp_fd_size = size;
+	req->status = 200;
+	req->content_type = content_type;
+	req->replied = true;
 }
 
 void http_redirect(http_req *req, int status, const char *location)
@@ -799,10 +822,19 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, http_req *req)
 
 	if (!req->replied)
 		http_reply_error(req, 500, "internal_error", NULL, "an internal error occurred");
-	resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body, MHD_RESPMEM_MUST_FREE);
-	if (!resp)
-		return MHD_NO;
-	req->resp_body = NULL; /* MHD owns it now */
+	if (req->resp_fd > 0) {
+		/* MHD reads the file as it sends it (sendfile where it can) and closes it. */
+		resp = MHD_create_response_from_fd((uint64_t)req->resp_fd_size, req->resp_fd);
+		if (!resp)
+			return MHD_NO;
+		req->resp_fd = 0;
+	} else {
+		resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body,
+						       MHD_RESPMEM_MUST_FREE);
+		if (!resp)
+			return MHD_NO;
+		req->resp_body = NULL; /* MHD owns it now */
+	}
 	if (req->content_type)
 		MHD_add_response_header(resp, "Content-Type", req->content_type);
 	add_security_headers(req, resp);

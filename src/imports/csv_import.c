@@ -257,11 +257,17 @@ static const char *cell(const struct ictx *x, const csv_record *rec, enum col c,
 	return rec->fields[f].ptr;
 }
 
-/* Our export's spreadsheet guard: "'=..." -> "=...". */
+/*
+ * Our export's spreadsheet guard: "'=..." -> "=..." (also before + - @ and
+ * the TAB and CR our exporter guards; "''=" was a text starting with "'=").
+ */
 static void unguard(const char **v, size_t *len)
 {
-	if (*len >= 2 && (*v)[0] == '\'' &&
-	    ((*v)[1] == '=' || (*v)[1] == '+' || (*v)[1] == '-' || (*v)[1] == '@')) {
+	size_t k = (*len >= 3 && (*v)[1] == '\'') ? 2 : 1; /* the character after the quote(s) */
+
+	if (*len > k && (*v)[0] == '\'' &&
+	    ((*v)[k] == '=' || (*v)[k] == '+' || (*v)[k] == '-' || (*v)[k] == '@' ||
+	     (*v)[k] == '\t' || (*v)[k] == '\r')) {
 		(*v)++;
 		(*len)--;
 	}

@@ -14,6 +14,7 @@
 #include "util/log.h"
 
 static void conn_destroy(store_conn *c);
+store_conn *store_conn_new(store *s, tt_error *err);
 
 /* Thread-exit destructor of the connection key. */
 static void conn_key_destructor(void *p)
@@ -127,6 +128,24 @@ store_conn *store_conn_get(store *s, tt_error *err)
 	pthread_mutex_unlock(&s->lock);
 	pthread_setspecific(s->key, c);
 	return c;
+}
+
+store_conn *store_conn_new(store *s, tt_error *err)
+{
+	store_conn *c = xcalloc(1, sizeof(*c));
+
+	c->s = s;
+	if (s->be->conn_open(s, c, err)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void store_conn_free(store_conn *c)
+{
+	if (c)
+		conn_destroy(c);
 }
 
 static void conn_destroy(store_conn *c)

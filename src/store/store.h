@@ -61,6 +61,14 @@ const char *store_engine_name(const store *s);
  */
 store_conn *store_conn_get(store *s, tt_error *err);
 
+/*
+ * A connection of its own, outside the per-thread model, for work that needs
+ * two at once in one thread (an export reads one long snapshot while it
+ * records progress on the thread's connection). Free it with store_conn_free.
+ */
+store_conn *store_conn_new(store *s, tt_error *err);
+void store_conn_free(store_conn *c);
+
 /* Transactions. Nested begin is a programming error (asserted). */
 int store_begin(store_conn *c, int flags, tt_error *err);
 int store_commit(store_conn *c, tt_error *err);

@@ -591,6 +591,32 @@ static void test_interval(void **state)
 	assert_int_equal(dt_parse_interval(NULL, &v), DT_EFORMAT);
 }
 
+/* Filter bounds: calendar days in a zone, inclusive end, instants. */
+static void test_bounds(void **state)
+{
+	const tz_zone *berlin = tz_get("Europe/Berlin");
+	const tz_zone *utc = tz_get("UTC");
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(dt_parse_bound("2024-03-11", berlin, false, &t, NULL), DT_OK);
+	assert_int_equal(t, 1710111600); /* 2024-03-10T23:00:00Z */
+	assert_int_equal(dt_parse_bound("2024-03-11", berlin, true, &t, NULL), DT_OK);
+	assert_int_equal(t, 1710198000); /* the next day's start, exclusive */
+	/* the day of the spring change has 23 hours */
+	assert_int_equal(dt_parse_bound("2024-03-31", berlin, false, &t, NULL), DT_OK);
+	{
+		int64_t end;
+
+		assert_int_equal(dt_parse_bound("2024-03-31", berlin, true, &end, NULL), DT_OK);
+		assert_int_equal(end - t, 23 * 3600);
+	}
+	assert_int_equal(dt_parse_bound("2024-01-15T10:00:00Z", utc, true, &t, NULL), DT_OK);
+	assert_int_equal(t, 1705312801); /* an instant end includes its second */
+	assert_int_not_equal(dt_parse_bound("2024-02-30", utc, false, &t, NULL), DT_OK);
+	assert_int_not_equal(dt_parse_bound("yesterday", utc, false, &t, NULL), DT_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_hours),
 		cmocka_unit_test(test_interval),
+		cmocka_unit_test(test_bounds),
 	};
 	int rc;
 
