@@ -1004,22 +1004,22 @@ static int csv_exports(struct gdpr_job *j)
 }
 
 static const struct gdpr_csv gdpr_csvs[] = {
-	{ "time_entries.csv", "all your time entries, oldest first (the same columns as the CSV"
-			      " export, which TimeTracker can import again)", entry_cols, csv_entries },
-	{ "projects.csv", "the projects your entries use or your imports created", project_cols,
+	{ "time_entries.csv", "All your time entries, oldest first. The same columns as TimeTracker's"
+			      " CSV export,\n  so the file can be imported again", entry_cols, csv_entries },
+	{ "projects.csv", "The projects your entries use or your imports created", project_cols,
 	  csv_projects },
-	{ "clients.csv", "the clients of those projects, and clients your imports created",
+	{ "clients.csv", "The clients of those projects, and clients your imports created",
 	  client_cols, csv_clients },
-	{ "tasks.csv", "the tasks your entries use or your imports created", task_cols, csv_tasks },
-	{ "tags.csv", "the tags on your entries, and tags your imports created", tag_cols, csv_tags },
-	{ "api_tokens.csv", "your API tokens (the secrets themselves are never stored)", token_cols,
+	{ "tasks.csv", "The tasks your entries use or your imports created", task_cols, csv_tasks },
+	{ "tags.csv", "The tags on your entries, and tags your imports created", tag_cols, csv_tags },
+	{ "api_tokens.csv", "Your API tokens (the secrets themselves are never stored)", token_cols,
 	  csv_tokens },
-	{ "sessions.csv", "your sign-in sessions (the session secrets are not included)",
+	{ "sessions.csv", "Your sign-in sessions (the session secrets are not included)",
 	  session_cols, csv_sessions },
-	{ "imports.csv", "your import history", import_cols, csv_imports },
-	{ "import_errors.csv", "every row error and warning of your imports", import_error_cols,
+	{ "imports.csv", "Your import history", import_cols, csv_imports },
+	{ "import_errors.csv", "Every row error and warning of your imports", import_error_cols,
 	  csv_import_errors },
-	{ "exports.csv", "your export history (including this export while it runs)", export_cols,
+	{ "exports.csv", "Your export history (this export included, while it was running)", export_cols,
 	  csv_exports },
 };
 
@@ -1186,7 +1186,7 @@ static char *readme_text(const char *username, int64_t user_id, int64_t now)
 		sb_add(&b, gdpr_csvs[i].file);
 		sb_add(&b, "\n  ");
 		sb_add(&b, gdpr_csvs[i].help);
-		sb_add(&b, ". Columns:\n");
+		sb_add(&b, ".\n  Columns:\n");
 		sb_cols(&b, &gdpr_csvs[i]);
 		sb_add(&b, "\n");
 	}

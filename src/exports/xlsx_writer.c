@@ -66,11 +66,11 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define XLSX_SHEET_NAME "Time entries"
-#define XLSX_CELL_MAX 32767                 /* Excel: characters (UTF-16 units) per cell */
-#define XLSX_TRUNC_MARKER "\xe2\x80\xa6 [truncated]" /* "… [truncated]" */
+#define XLSX_SHEET_NAME         "Time entries"
+#define XLSX_CELL_MAX           32767 /* Excel: characters (UTF-16 units) per cell */
+#define XLSX_TRUNC_MARKER       "\xe2\x80\xa6 [truncated]" /* "… [truncated]" */
 #define XLSX_TRUNC_MARKER_UNITS 13
-#define XLSX_TEXT_BUF (3 * XLSX_CELL_MAX + 64) /* at most 3 bytes per UTF-16 unit written */
+#define XLSX_TEXT_BUF           (3 * XLSX_CELL_MAX + 64) /* at most 3 bytes per UTF-16 unit written */
 
 /* Rows per worksheet including the header; lowered by tests only. */
 static lxw_row_t xlsx_max_rows = LXW_ROW_MAX;
@@ -106,22 +106,22 @@ static const struct {
 	bool zoned; /* a date-time column: the header names the zone */
 	double width;
 } xlsx_cols[COL_COUNT] = {
-	[COL_PROJECT] = { "Project", false, 24 },
-	[COL_CLIENT] = { "Client", false, 20 },
-	[COL_TASK] = { "Task", false, 20 },
-	[COL_START] = { "Start", true, 20 },
-	[COL_END] = { "End", true, 20 },
-	[COL_DURATION] = { "Duration (h)", false, 13 },
-	[COL_NOTES] = { "Notes", false, 50 },
-	[COL_TAGS] = { "Tags", false, 24 },
-	[COL_BILLABLE] = { "Billable", false, 9 },
-	[COL_ID] = { "Id", false, 10 },
-	[COL_USER] = { "User", false, 16 },
-	[COL_SOURCE] = { "Source", false, 12 },
-	[COL_EXTERNAL_ID] = { "External id", false, 18 },
-	[COL_IMPORT_ID] = { "Import id", false, 10 },
-	[COL_CREATED] = { "Created", true, 20 },
-	[COL_UPDATED] = { "Updated", true, 20 },
+    [COL_PROJECT] = {"Project", false, 24},
+    [COL_CLIENT] = {"Client", false, 20},
+    [COL_TASK] = {"Task", false, 20},
+    [COL_START] = {"Start", true, 20},
+    [COL_END] = {"End", true, 20},
+    [COL_DURATION] = {"Duration (h)", false, 13},
+    [COL_NOTES] = {"Notes", false, 50},
+    [COL_TAGS] = {"Tags", false, 24},
+    [COL_BILLABLE] = {"Billable", false, 9},
+    [COL_ID] = {"Id", false, 10},
+    [COL_USER] = {"User", false, 16},
+    [COL_SOURCE] = {"Source", false, 12},
+    [COL_EXTERNAL_ID] = {"External id", false, 18},
+    [COL_IMPORT_ID] = {"Import id", false, 10},
+    [COL_CREATED] = {"Created", true, 20},
+    [COL_UPDATED] = {"Updated", true, 20},
 };
 
 struct xlsx_state {
@@ -129,23 +129,23 @@ struct xlsx_state {
 	lxw_worksheet *ws;
 	lxw_worksheet **all; /* every sheet added, for discard() */
 	size_t n_all;
-	char *path;         /* our copy of the .tmp path */
-	char *tmpdir;       /* its directory (temp files stay on the data volume) */
+	char *path;   /* our copy of the .tmp path */
+	char *tmpdir; /* its directory (temp files stay on the data volume) */
 	lxw_format *f_header, *f_datetime, *f_hours;
 	const tz_zone *zone;
-	char *zone_label;   /* "UTC" or the zone's name */
-	int sheets;         /* worksheets so far */
-	lxw_row_t row;      /* next row on the current sheet */
-	int64_t truncated;  /* cells cut to XLSX_CELL_MAX */
-	char *text;         /* XLSX_TEXT_BUF bytes, allocated on first need */
-	char *tags;         /* tags joined with "; ", grown as needed */
+	char *zone_label;  /* "UTC" or the zone's name */
+	int sheets;        /* worksheets so far */
+	lxw_row_t row;     /* next row on the current sheet */
+	int64_t truncated; /* cells cut to XLSX_CELL_MAX */
+	char *text;        /* XLSX_TEXT_BUF bytes, allocated on first need */
+	char *tags;        /* tags joined with "; ", grown as needed */
 	size_t tags_cap;
 };
 
 static int xlsx_fail(struct export_ctx *x, lxw_error e)
 {
-	return tt_error_set(x->err, TT_EIO, "export_failed", NULL,
-			    "cannot write the XLSX file: %s", lxw_strerror(e));
+	return tt_error_set(x->err, TT_EIO, "export_failed", NULL, "cannot write the XLSX file: %s",
+	                    lxw_strerror(e));
 }
 
 /* ---- text ---- */
@@ -394,7 +394,8 @@ static int new_sheet(struct export_ctx *x, struct xlsx_state *st)
 	st->ws = workbook_add_worksheet(st->wb, name);
 	if (!st->ws)
 		return tt_error_set(x->err, TT_EIO, "export_failed", NULL,
-				    "cannot write the XLSX file: cannot add worksheet \"%s\"", name);
+		                    "cannot write the XLSX file: cannot add worksheet \"%s\"",
+		                    name);
 	st->all = xrealloc(st->all, (st->n_all + 1) * sizeof(*st->all));
 	st->all[st->n_all++] = st->ws;
 	st->row = 0;
@@ -418,7 +419,7 @@ static int new_sheet(struct export_ctx *x, struct xlsx_state *st)
 static int xlsx_begin(struct export_ctx *x)
 {
 	struct xlsx_state *st = xcalloc(1, sizeof(*st));
-	lxw_workbook_options opt = { 0 };
+	lxw_workbook_options opt = {0};
 	const char *slash;
 
 	x->state = st;
@@ -444,14 +445,14 @@ static int xlsx_begin(struct export_ctx *x)
 	st->wb = workbook_new_opt(st->path, &opt);
 	if (!st->wb)
 		return tt_error_set(x->err, TT_EIO, "export_failed", NULL,
-				    "cannot write the XLSX file: cannot create the workbook");
+		                    "cannot write the XLSX file: cannot create the workbook");
 
 	st->f_header = workbook_add_format(st->wb);
 	st->f_datetime = workbook_add_format(st->wb);
 	st->f_hours = workbook_add_format(st->wb);
 	if (!st->f_header || !st->f_datetime || !st->f_hours)
 		return tt_error_set(x->err, TT_ENOMEM, "export_failed", NULL,
-				    "cannot write the XLSX file: out of memory");
+		                    "cannot write the XLSX file: out of memory");
 	format_set_bold(st->f_header);
 	format_set_num_format(st->f_datetime, "yyyy-mm-dd hh:mm:ss");
 	format_set_num_format(st->f_hours, "0.00");
@@ -461,34 +462,30 @@ static int xlsx_begin(struct export_ctx *x)
 static int xlsx_entry(struct export_ctx *x, const entry_rec *e)
 {
 	struct xlsx_state *st = x->state;
-	lxw_error r = LXW_NO_ERROR;
+	lxw_error r;
 	int rc;
 
 	if (!st || !st->wb)
 		return tt_error_set(x->err, TT_EINTERNAL, "internal", NULL,
-				    "XLSX writer used before begin");
+		                    "XLSX writer used before begin");
 	if (st->row >= xlsx_max_rows && (rc = new_sheet(x, st)) < 0)
 		return rc;
 
-	if (!r) r = put_text(st, COL_PROJECT, e->project);
-	if (!r) r = put_text(st, COL_CLIENT, e->client);
-	if (!r) r = put_text(st, COL_TASK, e->task);
-	if (!r) r = put_time(st, COL_START, e->start_at);
-	if (!r) r = put_time(st, COL_END, e->end_at);
-	if (!r)
-		r = worksheet_write_number(st->ws, st->row, COL_DURATION,
-					   (double)e->duration / 3600.0, st->f_hours);
-	if (!r) r = put_text(st, COL_NOTES, e->notes);
-	if (!r) r = put_text(st, COL_TAGS, tags_text(st, e->tags));
-	if (!r) r = worksheet_write_boolean(st->ws, st->row, COL_BILLABLE, e->billable, NULL);
-	if (!r) r = put_id(st, COL_ID, e->id);
-	if (!r) r = put_text(st, COL_USER, e->username);
-	if (!r) r = put_text(st, COL_SOURCE, e->source);
-	if (!r) r = put_text(st, COL_EXTERNAL_ID, e->external_id);
-	if (!r) r = put_id(st, COL_IMPORT_ID, e->import_id);
-	if (!r) r = put_time(st, COL_CREATED, e->created_at);
-	if (!r) r = put_time(st, COL_UPDATED, e->updated_at);
-	if (r)
+	/* in column order: constant_memory mode needs each row written in order */
+	if ((r = put_text(st, COL_PROJECT, e->project)) ||
+	    (r = put_text(st, COL_CLIENT, e->client)) || (r = put_text(st, COL_TASK, e->task)) ||
+	    (r = put_time(st, COL_START, e->start_at)) || (r = put_time(st, COL_END, e->end_at)) ||
+	    (r = worksheet_write_number(st->ws, st->row, COL_DURATION, (double)e->duration / 3600.0,
+	                                st->f_hours)) ||
+	    (r = put_text(st, COL_NOTES, e->notes)) ||
+	    (r = put_text(st, COL_TAGS, tags_text(st, e->tags))) ||
+	    (r = worksheet_write_boolean(st->ws, st->row, COL_BILLABLE, e->billable, NULL)) ||
+	    (r = put_id(st, COL_ID, e->id)) || (r = put_text(st, COL_USER, e->username)) ||
+	    (r = put_text(st, COL_SOURCE, e->source)) ||
+	    (r = put_text(st, COL_EXTERNAL_ID, e->external_id)) ||
+	    (r = put_id(st, COL_IMPORT_ID, e->import_id)) ||
+	    (r = put_time(st, COL_CREATED, e->created_at)) ||
+	    (r = put_time(st, COL_UPDATED, e->updated_at)))
 		return xlsx_fail(x, r);
 	st->row++;
 	return 0;
@@ -502,14 +499,14 @@ static int xlsx_end(struct export_ctx *x)
 
 	if (!st || !st->wb)
 		return tt_error_set(x->err, TT_EINTERNAL, "internal", NULL,
-				    "XLSX writer used before begin");
+		                    "XLSX writer used before begin");
 	r = finish_sheet(st);
 	if ((fd = open(st->path, O_WRONLY | O_CLOEXEC)) < 0) {
 		int e = errno;
 
 		log_error("XLSX export: cannot open %s: %s", st->path, strerror(e));
 		return tt_error_set(x->err, TT_EIO, "export_failed", NULL,
-				    "cannot write the XLSX file: %s", strerror(e));
+		                    "cannot write the XLSX file: %s", strerror(e));
 	}
 	close(fd);
 	c = workbook_close(st->wb); /* frees the workbook whatever happens */
@@ -517,7 +514,7 @@ static int xlsx_end(struct export_ctx *x)
 	st->ws = NULL;
 	if (st->truncated)
 		log_warn("XLSX export: %lld cell(s) longer than %d characters truncated",
-			 (long long)st->truncated, XLSX_CELL_MAX);
+		         (long long)st->truncated, XLSX_CELL_MAX);
 	if (c)
 		return xlsx_fail(x, c);
 	if (r)
@@ -532,9 +529,9 @@ static void discard(struct xlsx_state *st)
 		lxw_worksheet *ws = st->all[i];
 
 		if (ws->optimize_tmpfile) {
-			fclose(ws->optimize_tmpfile);
 			if (ws->file == ws->optimize_tmpfile)
 				ws->file = NULL;
+			fclose(ws->optimize_tmpfile);
 			ws->optimize_tmpfile = NULL;
 		}
 	}
@@ -562,11 +559,11 @@ static void xlsx_release(struct export_ctx *x)
 }
 
 const struct export_writer export_xlsx_writer = {
-	.format = "xlsx",
-	.extension = "xlsx",
-	.content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-	.begin = xlsx_begin,
-	.entry = xlsx_entry,
-	.end = xlsx_end,
-	.release = xlsx_release,
+    .format = "xlsx",
+    .extension = "xlsx",
+    .content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    .begin = xlsx_begin,
+    .entry = xlsx_entry,
+    .end = xlsx_end,
+    .release = xlsx_release,
 };

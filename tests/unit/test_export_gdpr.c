@@ -580,11 +580,10 @@ static void test_zip(void **state)
 }
 
 /*
- * A database failure half-way (the import diagnostics table is gone, so the
- * imports list fails after the entries were written) fails the export in
- * both formats with the error filled, and leaves no file behind.
+ * A database failure (the import diagnostics table is gone) fails the export
+ * in both formats, and the caller's abort leaves no file behind.
  */
-static void test_failure_midway(void **state)
+static void test_database_failure(void **state)
 {
 	struct fx *f = *state;
 	char path[256], cmd[512];
@@ -603,6 +602,29 @@ static void test_failure_midway(void **state)
 	assert_int_equal(export_gdpr_write(NULL, f->alice, true, NULL, &records, &err), TT_EINTERNAL);
 }
 
+/*
+ * A failure inside the archive, after export.json was streamed: the side
+ * file of projects.csv cannot be created (a directory holds its name). The
+ * export fails cleanly and leaves neither the archive nor a side file.
+ */
+static void test_failure_in_archive(void **state)
+{
+	struct fx *f = *state;
+	char path[256], blocker[320], cmd[600];
+	int64_t records = -1;
+
+	snprintf(blocker, sizeof(blocker), "%s/late.zip.tmp.projects.csv.tmp", f->dir);
+	assert_int_equal(mkdir(blocker, 0700), 0);
+	assert_true(run_export(f, f->alice, true, "late.zip", path, sizeof(path), &records) < 0);
+	assert_int_equal(records, 0);
+	assert_int_equal(rmdir(blocker), 0);
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls '%s' | grep -v -e '^t.db')\"", f->dir);
+	assert_int_equal(system(cmd), 0);
+	/* the same export works once the name is free */
+	assert_int_equal(run_export(f, f->alice, true, "late.zip", path, sizeof(path), &records), 0);
+	assert_int_equal(records, f->alice_entries);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,7 +632,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_zip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failure_midway, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_database_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_in_archive, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

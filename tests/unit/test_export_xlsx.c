@@ -75,7 +75,7 @@ static int teardown(void **state)
 
 static entry_rec sample(int64_t id)
 {
-	entry_rec e = { 0 };
+	entry_rec e = {0};
 
 	e.id = id;
 	e.user_id = 7;
@@ -168,7 +168,7 @@ static int open_fds(void)
 static void export_all(struct fx *f, const struct export_opts *o, const entry_rec *v, size_t n)
 {
 	export_sink *s = NULL;
-	struct export_ctx x = { 0 };
+	struct export_ctx x = {0};
 	tt_error err;
 	char sha[65];
 	int64_t size = 0;
@@ -230,7 +230,7 @@ static void test_metadata(void **state)
 	assert_string_equal(export_xlsx_writer.format, "xlsx");
 	assert_string_equal(export_xlsx_writer.extension, "xlsx");
 	assert_string_equal(export_xlsx_writer.content_type,
-			    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+	                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
 	assert_ptr_equal(export_writer_find("xlsx"), &export_xlsx_writer);
 }
 
@@ -238,7 +238,7 @@ static void test_cells(void **state)
 {
 	struct fx *f = *state;
 	const tz_zone *berlin = tz_get("Europe/Berlin");
-	struct export_opts o = { 0 };
+	struct export_opts o = {0};
 	entry_rec v[3];
 	char *sheet, *all, *styles, *ss;
 	char attrs[128], val[64];
@@ -249,7 +249,9 @@ static void test_cells(void **state)
 	o.zone = berlin;
 	v[0] = sample(1);
 	v[0].notes = "=SUM(A1)";
-	v[0].tags = "alpha\x1f" "beta\x1f" "gamma";
+	v[0].tags = "alpha\x1f"
+	            "beta\x1f"
+	            "gamma";
 	v[0].task = "Design";
 	v[0].external_id = "toggl-42";
 	v[0].import_id = 9;
@@ -292,7 +294,7 @@ static void test_cells(void **state)
 	/* Updated (= End here) in the zone too */
 	assert_true(cell(sheet, "P2", attrs, sizeof(attrs), val, sizeof(val)));
 	assert_true(fabs(strtod(val, NULL) -
-			 ((double)(T0 + 3600 + 5400 + 3600) / 86400.0 + 25569.0)) < 1e-6);
+	                 ((double)(T0 + 3600 + 5400 + 3600) / 86400.0 + 25569.0)) < 1e-6);
 	/* duration as hours with a style */
 	assert_true(cell(sheet, "F2", attrs, sizeof(attrs), val, sizeof(val)));
 	assert_null(strstr(attrs, "t=\""));
@@ -346,7 +348,7 @@ static void test_cells(void **state)
 static void test_utc_default(void **state)
 {
 	struct fx *f = *state;
-	struct export_opts o = { 0 };
+	struct export_opts o = {0};
 	entry_rec v[1];
 	char *sheet;
 	char attrs[128], val[64];
@@ -402,7 +404,8 @@ static void test_hostile_text(void **state)
 	assert_int_equal(as, 32767 - 13);
 	assert_memory_equal(t + as, "\xe2\x80\xa6 [truncated]<", 16);
 	/* literal escape kept literal, invalid UTF-8 replaced, control char escaped */
-	assert_non_null(strstr(sheet, ">lit _x005F_x0041_ bad \xef\xbf\xbd\xef\xbf\xbd( ctl _x0001_ end<"));
+	assert_non_null(
+	    strstr(sheet, ">lit _x005F_x0041_ bad \xef\xbf\xbd\xef\xbf\xbd( ctl _x0001_ end<"));
 	/* astral characters count twice: 16377 of them + the marker */
 	e = strstr(sheet, "\xf0\x9f\x98\x80");
 	assert_non_null(e);
@@ -452,7 +455,7 @@ static void test_failure_paths(void **state)
 {
 	struct fx *f = *state;
 	export_sink *s = NULL;
-	struct export_ctx x = { 0 };
+	struct export_ctx x = {0};
 	entry_rec e = sample(1);
 	tt_error err;
 	int fds = open_fds();
@@ -564,7 +567,7 @@ static void test_100k_flat(void **state)
 {
 	struct fx *f = *state;
 	export_sink *s = NULL;
-	struct export_ctx x = { 0 };
+	struct export_ctx x = {0};
 	tt_error err;
 	char sha[65], notes[128];
 	int64_t size = 0;
@@ -585,7 +588,7 @@ static void test_100k_flat(void **state)
 	for (int64_t i = 1; i <= 100000; i++) {
 		e = sample(i);
 		snprintf(notes, sizeof(notes), "entry number %lld with some words in it",
-			 (long long)i);
+		         (long long)i);
 		e.notes = notes;
 		e.tags = "billing\x1fweb";
 		assert_int_equal(export_xlsx_writer.entry(&x, &e), 0);
@@ -612,13 +615,13 @@ static void test_100k_flat(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_metadata),
-		cmocka_unit_test_setup_teardown(test_cells, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_utc_default, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_text, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sheet_split, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failure_paths, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_100k_flat, setup, teardown),
+	    cmocka_unit_test(test_metadata),
+	    cmocka_unit_test_setup_teardown(test_cells, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_utc_default, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sheet_split, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failure_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_100k_flat, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
