@@ -7,7 +7,7 @@
 #   make DEVELOPER=1          warnings are errors (CI sets this)
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson libsodium sqlite3 libarchive xlsxwriter
+PKGS     := libmicrohttpd jansson libsodium sqlite3 libarchive xlsxwriter libpq
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wwrite-strings \
             -Wundef -Wno-unused-parameter -Wno-missing-field-initializers -Wimplicit-fallthrough

@@ -36,8 +36,8 @@
 #include "util/log.h"
 
 #define GDPR_FORMAT_VERSION "1.0"
-#define GDPR_EXPORT_TYPE "GDPR Full Data Export"
-#define GDPR_COPY_BUF (64 * 1024)
+#define GDPR_EXPORT_TYPE    "GDPR Full Data Export"
+#define GDPR_COPY_BUF       (64 * 1024)
 
 /* ---- where bytes go: the sink, or the current archive member ---- */
 
@@ -50,24 +50,24 @@ struct gdpr_member {
 #define GDPR_MAX_MEMBERS 16
 
 struct gdpr_out {
-	export_sink *sink;          /* JSON: the destination */
-	struct archive *a;          /* ZIP: the archive (members go through it) */
-	bool in_member;
+	export_sink *sink;            /* JSON: the destination */
+	struct archive *a;            /* ZIP: the archive (members go through it) */
 	crypto_hash_sha256_state sha; /* of the current member's bytes */
 	int64_t member_size;
 	struct gdpr_member members[GDPR_MAX_MEMBERS];
 	size_t n_members;
 	int64_t now;
 	tt_error *err;
-	int failed;                 /* sticky: the first failure's code */
+	int failed; /* sticky: the first failure's code */
 };
 
 static int out_fail_archive(struct gdpr_out *o, const char *what)
 {
 	if (!o->failed) {
 		log_error("gdpr export: %s: %s", what,
-			  o->a && archive_error_string(o->a) ? archive_error_string(o->a) : "?");
-		o->failed = tt_error_set(o->err, TT_EIO, NULL, NULL, "the export could not be written");
+		          o->a && archive_error_string(o->a) ? archive_error_string(o->a) : "?");
+		o->failed =
+		    tt_error_set(o->err, TT_EIO, NULL, NULL, "the export could not be written");
 	}
 	return o->failed;
 }
@@ -83,7 +83,7 @@ static int out_write(struct gdpr_out *o, const void *p, size_t n)
 	if (!o->a) {
 		if (sink_write(o->sink, p, n) < 0)
 			o->failed = tt_error_set(o->err, TT_EIO, NULL, NULL,
-						 "the export could not be written");
+			                         "the export could not be written");
 		return o->failed;
 	}
 	crypto_hash_sha256_update(&o->sha, b, n);
@@ -140,7 +140,6 @@ static int member_begin(struct gdpr_out *o, const char *name, int64_t size)
 		return out_fail_archive(o, "writing a member header");
 	crypto_hash_sha256_init(&o->sha);
 	o->member_size = 0;
-	o->in_member = true;
 	o->members[o->n_members].name = name;
 	return 0;
 }
@@ -153,7 +152,6 @@ static int member_end(struct gdpr_out *o, bool listed)
 
 	if (o->failed)
 		return o->failed;
-	o->in_member = false;
 	if (archive_write_finish_entry(o->a) != ARCHIVE_OK)
 		return out_fail_archive(o, "finishing a member");
 	crypto_hash_sha256_final(&o->sha, digest);
@@ -207,11 +205,11 @@ struct gdpr_job {
 	int64_t user_id;
 	struct gdpr_out *o;
 	tt_error *err;
-	bool first;          /* no item written yet in the current list */
-	bool import_open;    /* an import object waits for its "errors" to close */
+	bool first;       /* no item written yet in the current list */
+	bool import_open; /* an import object waits for its "errors" to close */
 	bool error_first;
 	int64_t entries;
-	json_t *profile;     /* the user's profile (for export_info and user_profile) */
+	json_t *profile; /* the user's profile (for export_info and user_profile) */
 	char username[128];
 	/* CSV */
 	export_sink *csv;
@@ -225,11 +223,13 @@ static int put_json(struct gdpr_job *j, json_t *v, bool strip_close)
 	int rc;
 
 	if (!v)
-		return tt_error_set(j->err, TT_EINTERNAL, NULL, NULL, "the export could not be built");
+		return tt_error_set(j->err, TT_EINTERNAL, NULL, NULL,
+		                    "the export could not be built");
 	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(v);
 	if (!s)
-		return tt_error_set(j->err, TT_EINTERNAL, NULL, NULL, "the export could not be built");
+		return tt_error_set(j->err, TT_EINTERNAL, NULL, NULL,
+		                    "the export could not be built");
 	n = strlen(s);
 	if (strip_close && n > 0 && s[n - 1] == '}')
 		n--;
@@ -484,7 +484,7 @@ static int json_export_cb(void *ctx, const gdpr_export *r)
 	json_object_set_new(o, "status", j_text(r->status));
 	json_object_set_new(o, "record_count", json_integer(r->record_count));
 	json_object_set_new(o, "file_size",
-			    r->has_file_size ? json_integer(r->file_size) : json_null());
+	                    r->has_file_size ? json_integer(r->file_size) : json_null());
 	json_object_set_new(o, "sha256", j_text(r->sha256));
 	json_object_set_new(o, "filters", j_parsed(r->filters));
 	json_object_set_new(o, "error_message", j_text(r->error_message));
@@ -557,7 +557,7 @@ static int write_json(struct gdpr_job *j)
 	if (!rc && !(rc = list_begin(j, "imports"))) {
 		j->import_open = false;
 		rc = gdpr_imports_walk(j->c, j->user_id, json_import_cb, json_import_error_cb, j,
-				       j->err);
+		                       j->err);
 		if (!rc)
 			rc = close_import(j);
 		if (!rc)
@@ -592,138 +592,138 @@ struct gdpr_csv {
 };
 
 static const struct gdpr_col entry_cols[] = {
-	{ "project_name", "name of the project the time was spent on (empty when none)" },
-	{ "client_name", "name of the client the project belongs to" },
-	{ "task_name", "name of the task within the project (empty when none)" },
-	{ "start_time", "when the work started, UTC, ISO 8601 (YYYY-MM-DDTHH:MM:SSZ)" },
-	{ "end_time", "when the work ended, UTC, ISO 8601" },
-	{ "duration_hours", "length of the entry in hours, as a decimal number" },
-	{ "notes", "the description you wrote for the entry" },
-	{ "tags", "the entry's tags, separated by ';'" },
-	{ "billable", "true when the time is billable, false otherwise" },
-	{ "id", "the entry's number in TimeTracker" },
-	{ "user", "your username (the owner of the entry)" },
-	{ "source", "how the entry was created: manual, csv, toggl, harvest, clockify, restore, ..." },
-	{ "external_id", "the entry's id in the system it was imported from (empty when none)" },
-	{ "import_id", "the import that created the entry (see imports.csv; empty when none)" },
-	{ "created_at", "when the entry was created, UTC" },
-	{ "updated_at", "when the entry was last changed, UTC" },
-	{ NULL, NULL },
+    {"project_name", "name of the project the time was spent on (empty when none)"},
+    {"client_name", "name of the client the project belongs to"},
+    {"task_name", "name of the task within the project (empty when none)"},
+    {"start_time", "when the work started, UTC, ISO 8601 (YYYY-MM-DDTHH:MM:SSZ)"},
+    {"end_time", "when the work ended, UTC, ISO 8601"},
+    {"duration_hours", "length of the entry in hours, as a decimal number"},
+    {"notes", "the description you wrote for the entry"},
+    {"tags", "the entry's tags, separated by ';'"},
+    {"billable", "true when the time is billable, false otherwise"},
+    {"id", "the entry's number in TimeTracker"},
+    {"user", "your username (the owner of the entry)"},
+    {"source", "how the entry was created: manual, csv, toggl, harvest, clockify, restore, ..."},
+    {"external_id", "the entry's id in the system it was imported from (empty when none)"},
+    {"import_id", "the import that created the entry (see imports.csv; empty when none)"},
+    {"created_at", "when the entry was created, UTC"},
+    {"updated_at", "when the entry was last changed, UTC"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col project_cols[] = {
-	{ "id", "the project's number" },
-	{ "name", "the project's name" },
-	{ "client_id", "the number of the client it belongs to (see clients.csv)" },
-	{ "client_name", "the name of that client" },
-	{ "billable", "true when time on the project is billable by default" },
-	{ "status", "active, inactive or archived" },
-	{ "created_by_import_id", "the import that created the project (empty when none)" },
-	{ "created_at", "when the project was created, UTC" },
-	{ NULL, NULL },
+    {"id", "the project's number"},
+    {"name", "the project's name"},
+    {"client_id", "the number of the client it belongs to (see clients.csv)"},
+    {"client_name", "the name of that client"},
+    {"billable", "true when time on the project is billable by default"},
+    {"status", "active, inactive or archived"},
+    {"created_by_import_id", "the import that created the project (empty when none)"},
+    {"created_at", "when the project was created, UTC"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col client_cols[] = {
-	{ "id", "the client's number" },
-	{ "name", "the client's name" },
-	{ "description", "free text about the client" },
-	{ "contact_person", "the client's contact person" },
-	{ "email", "the client's e-mail address" },
-	{ "phone", "the client's phone number" },
-	{ "address", "the client's postal address" },
-	{ "default_hourly_rate", "the client's default hourly rate" },
-	{ "status", "active, inactive or archived" },
-	{ "custom_fields", "further fields of the client, as a JSON object" },
-	{ "created_by_import_id", "the import that created the client (empty when none)" },
-	{ "created_at", "when the client was created, UTC" },
-	{ NULL, NULL },
+    {"id", "the client's number"},
+    {"name", "the client's name"},
+    {"description", "free text about the client"},
+    {"contact_person", "the client's contact person"},
+    {"email", "the client's e-mail address"},
+    {"phone", "the client's phone number"},
+    {"address", "the client's postal address"},
+    {"default_hourly_rate", "the client's default hourly rate"},
+    {"status", "active, inactive or archived"},
+    {"custom_fields", "further fields of the client, as a JSON object"},
+    {"created_by_import_id", "the import that created the client (empty when none)"},
+    {"created_at", "when the client was created, UTC"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col task_cols[] = {
-	{ "id", "the task's number" },
-	{ "name", "the task's name" },
-	{ "project_id", "the number of the project it belongs to (see projects.csv)" },
-	{ "project_name", "the name of that project" },
-	{ "client_name", "the name of the project's client" },
-	{ "status", "active, inactive or archived" },
-	{ "created_by_import_id", "the import that created the task (empty when none)" },
-	{ "created_at", "when the task was created, UTC" },
-	{ NULL, NULL },
+    {"id", "the task's number"},
+    {"name", "the task's name"},
+    {"project_id", "the number of the project it belongs to (see projects.csv)"},
+    {"project_name", "the name of that project"},
+    {"client_name", "the name of the project's client"},
+    {"status", "active, inactive or archived"},
+    {"created_by_import_id", "the import that created the task (empty when none)"},
+    {"created_at", "when the task was created, UTC"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col tag_cols[] = {
-	{ "id", "the tag's number" },
-	{ "name", "the tag's name" },
-	{ "created_by_import_id", "the import that created the tag (empty when none)" },
-	{ "created_at", "when the tag was created, UTC" },
-	{ NULL, NULL },
+    {"id", "the tag's number"},
+    {"name", "the tag's name"},
+    {"created_by_import_id", "the import that created the tag (empty when none)"},
+    {"created_at", "when the tag was created, UTC"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col token_cols[] = {
-	{ "id", "the token's number" },
-	{ "name", "the name you gave the token" },
-	{ "prefix", "the first characters of the token, to recognise it (the secret is not stored)" },
-	{ "created_at", "when the token was created, UTC" },
-	{ "last_used_at", "when it was last used, UTC (empty when never)" },
-	{ "revoked_at", "when it was revoked, UTC (empty while it is active)" },
-	{ NULL, NULL },
+    {"id", "the token's number"},
+    {"name", "the name you gave the token"},
+    {"prefix", "the first characters of the token, to recognise it (the secret is not stored)"},
+    {"created_at", "when the token was created, UTC"},
+    {"last_used_at", "when it was last used, UTC (empty when never)"},
+    {"revoked_at", "when it was revoked, UTC (empty while it is active)"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col session_cols[] = {
-	{ "created_at", "when you signed in, UTC" },
-	{ "expires_at", "when the session expires (or expired), UTC" },
-	{ "last_seen_at", "when the session was last used, UTC" },
-	{ "user_agent", "the browser or program that signed in, as it described itself" },
-	{ "ip_address", "the network address it signed in from" },
-	{ NULL, NULL },
+    {"created_at", "when you signed in, UTC"},
+    {"expires_at", "when the session expires (or expired), UTC"},
+    {"last_seen_at", "when the session was last used, UTC"},
+    {"user_agent", "the browser or program that signed in, as it described itself"},
+    {"ip_address", "the network address it signed in from"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col import_cols[] = {
-	{ "id", "the import's number" },
-	{ "import_type", "what was imported: csv, csv_clients, toggl, harvest, backup" },
-	{ "source_file", "the name of the file you uploaded (empty for imports from a service)" },
-	{ "status", "pending, processing, completed, partial, failed, cancelled or undone" },
-	{ "total_records", "rows read" },
-	{ "successful_records", "rows stored" },
-	{ "failed_records", "rows refused (each one is in import_errors.csv)" },
-	{ "skipped_records", "rows skipped as duplicates" },
-	{ "warning_count", "warnings reported" },
-	{ "options", "the options the import ran with, as JSON" },
-	{ "summary", "the import's summary, as JSON" },
-	{ "error_message", "why the import failed as a whole (empty otherwise)" },
-	{ "created_at", "when the import was requested, UTC" },
-	{ "started_at", "when it started, UTC" },
-	{ "completed_at", "when it finished, UTC" },
-	{ "undone_at", "when it was undone, UTC (empty when not)" },
-	{ NULL, NULL },
+    {"id", "the import's number"},
+    {"import_type", "what was imported: csv, csv_clients, toggl, harvest, backup"},
+    {"source_file", "the name of the file you uploaded (empty for imports from a service)"},
+    {"status", "pending, processing, completed, partial, failed, cancelled or undone"},
+    {"total_records", "rows read"},
+    {"successful_records", "rows stored"},
+    {"failed_records", "rows refused (each one is in import_errors.csv)"},
+    {"skipped_records", "rows skipped as duplicates"},
+    {"warning_count", "warnings reported"},
+    {"options", "the options the import ran with, as JSON"},
+    {"summary", "the import's summary, as JSON"},
+    {"error_message", "why the import failed as a whole (empty otherwise)"},
+    {"created_at", "when the import was requested, UTC"},
+    {"started_at", "when it started, UTC"},
+    {"completed_at", "when it finished, UTC"},
+    {"undone_at", "when it was undone, UTC (empty when not)"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col import_error_cols[] = {
-	{ "import_id", "the import the diagnostic belongs to (see imports.csv)" },
-	{ "row", "the data row of the file, counted from 1 (the header line is not counted)" },
-	{ "line", "the line of the file where that row starts" },
-	{ "column", "the column concerned (empty when the whole row)" },
-	{ "value", "the value that was refused (shortened when long)" },
-	{ "code", "a short machine-readable code for the problem" },
-	{ "message", "the problem, in words" },
-	{ "severity", "error (the row was not stored) or warning (it was, with a remark)" },
-	{ NULL, NULL },
+    {"import_id", "the import the diagnostic belongs to (see imports.csv)"},
+    {"row", "the data row of the file, counted from 1 (the header line is not counted)"},
+    {"line", "the line of the file where that row starts"},
+    {"column", "the column concerned (empty when the whole row)"},
+    {"value", "the value that was refused (shortened when long)"},
+    {"code", "a short machine-readable code for the problem"},
+    {"message", "the problem, in words"},
+    {"severity", "error (the row was not stored) or warning (it was, with a remark)"},
+    {NULL, NULL},
 };
 
 static const struct gdpr_col export_cols[] = {
-	{ "id", "the export's number" },
-	{ "export_type", "gdpr, filtered or backup" },
-	{ "export_format", "json, zip, csv, xlsx, ics or ttbackup" },
-	{ "status", "pending, processing, completed, failed or expired" },
-	{ "record_count", "time entries in the export" },
-	{ "file_size", "size of the file in bytes" },
-	{ "sha256", "SHA-256 checksum of the file" },
-	{ "filters", "the filters the export was made with, as JSON" },
-	{ "error_message", "why the export failed (empty otherwise)" },
-	{ "created_at", "when the export was requested, UTC" },
-	{ "completed_at", "when it was finished, UTC" },
-	{ "expires_at", "when its file is (or was) deleted, UTC" },
-	{ NULL, NULL },
+    {"id", "the export's number"},
+    {"export_type", "gdpr, filtered or backup"},
+    {"export_format", "json, zip, csv, xlsx, ics or ttbackup"},
+    {"status", "pending, processing, completed, failed or expired"},
+    {"record_count", "time entries in the export"},
+    {"file_size", "size of the file in bytes"},
+    {"sha256", "SHA-256 checksum of the file"},
+    {"filters", "the filters the export was made with, as JSON"},
+    {"error_message", "why the export failed (empty otherwise)"},
+    {"created_at", "when the export was requested, UTC"},
+    {"completed_at", "when it was finished, UTC"},
+    {"expires_at", "when its file is (or was) deleted, UTC"},
+    {NULL, NULL},
 };
 
 /* Cells: text from people is guarded; numbers, instants, booleans are ours. */
@@ -786,8 +786,8 @@ static int csv_entry_cb(void *ctx, const entry_rec *e)
 
 static int csv_entries(struct gdpr_job *j)
 {
-	struct export_opts opts = { .excel_safe = true };
-	struct export_ctx x = { .sink = j->csv, .opts = &opts, .c = j->c, .err = j->err };
+	struct export_opts opts = {.excel_safe = true};
+	struct export_ctx x = {.sink = j->csv, .opts = &opts, .c = j->c, .err = j->err};
 	entry_filter f;
 	int rc;
 
@@ -1004,23 +1004,25 @@ static int csv_exports(struct gdpr_job *j)
 }
 
 static const struct gdpr_csv gdpr_csvs[] = {
-	{ "time_entries.csv", "All your time entries, oldest first. The same columns as TimeTracker's"
-			      " CSV export,\n  so the file can be imported again", entry_cols, csv_entries },
-	{ "projects.csv", "The projects your entries use or your imports created", project_cols,
-	  csv_projects },
-	{ "clients.csv", "The clients of those projects, and clients your imports created",
-	  client_cols, csv_clients },
-	{ "tasks.csv", "The tasks your entries use or your imports created", task_cols, csv_tasks },
-	{ "tags.csv", "The tags on your entries, and tags your imports created", tag_cols, csv_tags },
-	{ "api_tokens.csv", "Your API tokens (the secrets themselves are never stored)", token_cols,
-	  csv_tokens },
-	{ "sessions.csv", "Your sign-in sessions (the session secrets are not included)",
-	  session_cols, csv_sessions },
-	{ "imports.csv", "Your import history", import_cols, csv_imports },
-	{ "import_errors.csv", "Every row error and warning of your imports", import_error_cols,
-	  csv_import_errors },
-	{ "exports.csv", "Your export history (this export included, while it was running)", export_cols,
-	  csv_exports },
+    {"time_entries.csv",
+     "All your time entries, oldest first. The same columns as TimeTracker's"
+     " CSV export,\n  so the file can be imported again",
+     entry_cols, csv_entries},
+    {"projects.csv", "The projects your entries use or your imports created", project_cols,
+     csv_projects},
+    {"clients.csv", "The clients of those projects, and clients your imports created", client_cols,
+     csv_clients},
+    {"tasks.csv", "The tasks your entries use or your imports created", task_cols, csv_tasks},
+    {"tags.csv", "The tags on your entries, and tags your imports created", tag_cols, csv_tags},
+    {"api_tokens.csv", "Your API tokens (the secrets themselves are never stored)", token_cols,
+     csv_tokens},
+    {"sessions.csv", "Your sign-in sessions (the session secrets are not included)", session_cols,
+     csv_sessions},
+    {"imports.csv", "Your import history", import_cols, csv_imports},
+    {"import_errors.csv", "Every row error and warning of your imports", import_error_cols,
+     csv_import_errors},
+    {"exports.csv", "Your export history (this export included, while it was running)", export_cols,
+     csv_exports},
 };
 
 #define GDPR_N_CSV (sizeof(gdpr_csvs) / sizeof(gdpr_csvs[0]))
@@ -1071,7 +1073,8 @@ static int csv_member(struct gdpr_job *j, export_sink *main_sink, const struct g
 			continue;
 		if (n < 0) {
 			log_error("gdpr export: cannot read %s: %s", path, strerror(errno));
-			rc = tt_error_set(j->err, TT_EIO, NULL, NULL, "the export could not be written");
+			rc = tt_error_set(j->err, TT_EIO, NULL, NULL,
+			                  "the export could not be written");
 			goto out;
 		}
 		if (n == 0)
@@ -1144,44 +1147,45 @@ static void sb_cols(struct strbuf *b, const struct gdpr_csv *csv)
 /* README.txt: every file and every column, in plain English. Caller frees. */
 static char *readme_text(const char *username, int64_t user_id, int64_t now)
 {
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 	char when[21], *head;
 
 	dt_format_utc(now, when);
-	head = xasprintf("TimeTracker - your personal data\n"
-			 "================================\n\n"
-			 "This archive holds everything this TimeTracker instance keeps about the\n"
-			 "user \"%s\" (user number %lld), as of %s (UTC). It was made for a\n"
-			 "data-protection (GDPR) access request.\n\n"
-			 "What is deliberately left out: your password (only a one-way hash of it is\n"
-			 "stored, and not even that is included), the secrets of your API tokens and\n"
-			 "sessions (likewise only hashes are stored), and where files are kept on the\n"
-			 "server.\n\n"
-			 "Times are UTC, written as YYYY-MM-DDTHH:MM:SSZ. In the CSV files an empty\n"
-			 "cell means \"none\", and a cell of text starting with = + - @ or a tab has\n"
-			 "a ' in front of it so that spreadsheet programs do not run it as a formula.\n"
-			 "The CSV files are UTF-8, comma-separated, with one header line.\n\n"
-			 "Files\n-----\n\n",
-			 username, (long long)user_id, when);
+	head = xasprintf(
+	    "TimeTracker - your personal data\n"
+	    "================================\n\n"
+	    "This archive holds everything this TimeTracker instance keeps about the\n"
+	    "user \"%s\" (user number %lld), as of %s (UTC). It was made for a\n"
+	    "data-protection (GDPR) access request.\n\n"
+	    "What is deliberately left out: your password (only a one-way hash of it is\n"
+	    "stored, and not even that is included), the secrets of your API tokens and\n"
+	    "sessions (likewise only hashes are stored), and where files are kept on the\n"
+	    "server.\n\n"
+	    "Times are UTC, written as YYYY-MM-DDTHH:MM:SSZ. In the CSV files an empty\n"
+	    "cell means \"none\", and a cell of text starting with = + - @ or a tab has\n"
+	    "a ' in front of it so that spreadsheet programs do not run it as a formula.\n"
+	    "The CSV files are UTF-8, comma-separated, with one header line.\n\n"
+	    "Files\n-----\n\n",
+	    username, (long long)user_id, when);
 	sb_add(&b, head);
 	free(head);
 
 	sb_add(&b, "export.json\n"
-		   "  All of the data below in one JSON document, with these parts:\n"
-		   "    export_info: who the export is for and when it was made (user_id,\n"
-		   "      username, export_date, export_type, format_version, and\n"
-		   "      record_counts: how many items each part holds)\n"
-		   "    user_profile: your account: id, username, email, full_name, role,\n"
-		   "      is_admin, timezone (your time-zone setting), is_active, created_at,\n"
-		   "      updated_at, last_login_at\n"
-		   "    time_entries: your time entries, oldest first, each with id, user_id,\n"
-		   "      user, project_id, project, client_id, client, task_id, task,\n"
-		   "      start_time, end_time, duration_seconds, notes, tags, billable,\n"
-		   "      source, external_id, import_id, created_at, updated_at\n"
-		   "    projects, clients, tasks, tags, api_tokens, sessions, exports: the same\n"
-		   "      items and fields as the CSV files of the same names\n"
-		   "    imports: the same items and fields as imports.csv, each with an\n"
-		   "      \"errors\" list holding its rows of import_errors.csv\n\n");
+	           "  All of the data below in one JSON document, with these parts:\n"
+	           "    export_info: who the export is for and when it was made (user_id,\n"
+	           "      username, export_date, export_type, format_version, and\n"
+	           "      record_counts: how many items each part holds)\n"
+	           "    user_profile: your account: id, username, email, full_name, role,\n"
+	           "      is_admin, timezone (your time-zone setting), is_active, created_at,\n"
+	           "      updated_at, last_login_at\n"
+	           "    time_entries: your time entries, oldest first, each with id, user_id,\n"
+	           "      user, project_id, project, client_id, client, task_id, task,\n"
+	           "      start_time, end_time, duration_seconds, notes, tags, billable,\n"
+	           "      source, external_id, import_id, created_at, updated_at\n"
+	           "    projects, clients, tasks, tags, api_tokens, sessions, exports: the same\n"
+	           "      items and fields as the CSV files of the same names\n"
+	           "    imports: the same items and fields as imports.csv, each with an\n"
+	           "      \"errors\" list holding its rows of import_errors.csv\n\n");
 	for (size_t i = 0; i < GDPR_N_CSV; i++) {
 		sb_add(&b, gdpr_csvs[i].file);
 		sb_add(&b, "\n  ");
@@ -1191,13 +1195,13 @@ static char *readme_text(const char *username, int64_t user_id, int64_t now)
 		sb_add(&b, "\n");
 	}
 	sb_add(&b, "README.txt\n  This explanation.\n\n"
-		   "manifest.json\n"
-		   "  A list of the other files, to check that none was damaged or changed:\n"
-		   "    format_version: the version of this archive's layout\n"
-		   "    created_at: when the archive was made, UTC\n"
-		   "    user_id: your user number\n"
-		   "    files: one item per file, with name, size (in bytes, uncompressed)\n"
-		   "      and sha256 (the file's SHA-256 checksum, e.g. from `sha256sum`)\n");
+	           "manifest.json\n"
+	           "  A list of the other files, to check that none was damaged or changed:\n"
+	           "    format_version: the version of this archive's layout\n"
+	           "    created_at: when the archive was made, UTC\n"
+	           "    user_id: your user number\n"
+	           "    files: one item per file, with name, size (in bytes, uncompressed)\n"
+	           "      and sha256 (the file's SHA-256 checksum, e.g. from `sha256sum`)\n");
 	return b.p;
 }
 
@@ -1223,9 +1227,10 @@ static char *manifest_text(const struct gdpr_out *o, int64_t user_id)
 	json_object_set_new(m, "created_at", json_string(when));
 	json_object_set_new(m, "user_id", json_integer(user_id));
 	for (size_t i = 0; i < o->n_members; i++)
-		json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "name", o->members[i].name,
-						       "size", (json_int_t)o->members[i].size,
-						       "sha256", o->members[i].sha256));
+		json_array_append_new(files,
+		                      json_pack("{s:s, s:I, s:s}", "name", o->members[i].name,
+		                                "size", (json_int_t)o->members[i].size, "sha256",
+		                                o->members[i].sha256));
 	json_object_set_new(m, "files", files);
 	s = json_dumps(m, JSON_INDENT(2));
 	json_decref(m);
@@ -1264,7 +1269,8 @@ static int write_zip(struct gdpr_job *j, export_sink *sink)
 	free(text);
 	text = manifest_text(o, j->user_id);
 	if (!text) {
-		rc = tt_error_set(j->err, TT_EINTERNAL, NULL, NULL, "the export could not be built");
+		rc =
+		    tt_error_set(j->err, TT_EINTERNAL, NULL, NULL, "the export could not be built");
 		goto out;
 	}
 	if ((rc = small_member(o, "manifest.json", text, false)) != 0)
@@ -1279,17 +1285,18 @@ out:
 	return rc;
 }
 
-int export_gdpr_write(store_conn *c, int64_t user_id, bool zip, export_sink *sink,
-		      int64_t *records, tt_error *err)
+int export_gdpr_write(store_conn *c, int64_t user_id, bool zip, export_sink *sink, int64_t *records,
+                      tt_error *err)
 {
-	struct gdpr_out out = { .sink = sink, .err = err, .now = store_now() };
-	struct gdpr_job j = { .c = c, .user_id = user_id, .o = &out, .err = err };
+	struct gdpr_out out = {.sink = sink, .err = err, .now = store_now()};
+	struct gdpr_job j = {.c = c, .user_id = user_id, .o = &out, .err = err};
 	int rc;
 
 	if (records)
 		*records = 0;
 	if (!c || !sink)
-		return tt_error_set(err, TT_EINTERNAL, NULL, NULL, "the export could not be started");
+		return tt_error_set(err, TT_EINTERNAL, NULL, NULL,
+		                    "the export could not be started");
 	rc = gdpr_profile_get(c, user_id, profile_cb, &j, err);
 	if (rc == 0)
 		rc = zip ? write_zip(&j, sink) : write_json(&j);

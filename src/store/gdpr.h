@@ -21,15 +21,15 @@
 typedef struct gdpr_profile {
 	int64_t id;
 	const char *username, *email, *full_name; /* email, full_name may be NULL */
-	const char *role;                          /* "admin" or "user" */
+	const char *role;                         /* "admin" or "user" */
 	const char *timezone;
 	bool is_active;
 	int64_t created_at, updated_at, last_login_at;
 } gdpr_profile;
 
 /* Calls cb once with user_id's profile; TT_ENOTFOUND when there is no such user. */
-int gdpr_profile_get(store_conn *c, int64_t user_id,
-		     int (*cb)(void *ctx, const gdpr_profile *p), void *ctx, tt_error *err);
+int gdpr_profile_get(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_profile *p),
+                     void *ctx, tt_error *err);
 
 /* How many rows each list of the export holds (for export_info). */
 typedef struct gdpr_counts {
@@ -49,7 +49,7 @@ typedef struct gdpr_client {
 	int64_t id;
 	const char *name, *description, *contact_person, *email, *phone, *address;
 	const char *default_hourly_rate, *status;
-	const char *custom_fields; /* JSON text or NULL */
+	const char *custom_fields;    /* JSON text or NULL */
 	int64_t created_by_import_id; /* 0 = none */
 	int64_t created_at;
 } gdpr_client;
@@ -84,13 +84,13 @@ typedef struct gdpr_tag {
 
 /* Each walk orders by name, then id; a non-zero cb result stops and is returned. */
 int gdpr_clients_walk(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_client *r),
-		      void *ctx, tt_error *err);
-int gdpr_projects_walk(store_conn *c, int64_t user_id,
-		       int (*cb)(void *ctx, const gdpr_project *r), void *ctx, tt_error *err);
+                      void *ctx, tt_error *err);
+int gdpr_projects_walk(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_project *r),
+                       void *ctx, tt_error *err);
 int gdpr_tasks_walk(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_task *r),
-		    void *ctx, tt_error *err);
+                    void *ctx, tt_error *err);
 int gdpr_tags_walk(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_tag *r),
-		   void *ctx, tt_error *err);
+                   void *ctx, tt_error *err);
 
 /* API token metadata (never the hash), by id. */
 typedef struct gdpr_token {
@@ -100,7 +100,7 @@ typedef struct gdpr_token {
 } gdpr_token;
 
 int gdpr_tokens_walk(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_token *r),
-		     void *ctx, tt_error *err);
+                     void *ctx, tt_error *err);
 
 /* Session metadata (never the token hash or CSRF token), oldest first. */
 typedef struct gdpr_session {
@@ -108,8 +108,8 @@ typedef struct gdpr_session {
 	const char *user_agent, *ip_address; /* may be NULL */
 } gdpr_session;
 
-int gdpr_sessions_walk(store_conn *c, int64_t user_id,
-		       int (*cb)(void *ctx, const gdpr_session *r), void *ctx, tt_error *err);
+int gdpr_sessions_walk(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_session *r),
+                       void *ctx, tt_error *err);
 
 /* An import of the user (never the stored upload's path). */
 typedef struct gdpr_import {
@@ -124,7 +124,7 @@ typedef struct gdpr_import {
 /* One row diagnostic of an import. */
 typedef struct gdpr_import_error {
 	int64_t import_id;
-	int64_t row, line; /* line 0 = unknown */
+	int64_t row, line;          /* line 0 = unknown */
 	const char *column, *value; /* may be NULL */
 	const char *code, *message, *severity;
 } gdpr_import_error;
@@ -136,9 +136,9 @@ typedef struct gdpr_import_error {
  * callback may be NULL. A non-zero callback result stops and is returned.
  */
 int gdpr_imports_walk(store_conn *c, int64_t user_id,
-		      int (*on_import)(void *ctx, const gdpr_import *r),
-		      int (*on_error)(void *ctx, const gdpr_import_error *e), void *ctx,
-		      tt_error *err);
+                      int (*on_import)(void *ctx, const gdpr_import *r),
+                      int (*on_error)(void *ctx, const gdpr_import_error *e), void *ctx,
+                      tt_error *err);
 
 /* An export of the user (never the file's path). */
 typedef struct gdpr_export {
@@ -152,6 +152,6 @@ typedef struct gdpr_export {
 } gdpr_export;
 
 int gdpr_exports_walk(store_conn *c, int64_t user_id, int (*cb)(void *ctx, const gdpr_export *r),
-		      void *ctx, tt_error *err);
+                      void *ctx, tt_error *err);
 
 #endif

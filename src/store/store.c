@@ -50,8 +50,8 @@ int store_open(const char *url, store **out, tt_error *err)
 			return tt_error_set(err, TT_EINVAL, "invalid_setting", "db",
 					    "db: sqlite: needs a file path, e.g. sqlite:./data/timetracker.db");
 	} else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
-		return tt_error_set(err, TT_EINVAL, "invalid_setting", "db",
-				    "db: PostgreSQL support is not built into this version yet");
+		be = &store_pg_backend;
+		target = url; /* libpq takes the URL as it is */
 	} else {
 		return tt_error_set(err, TT_EINVAL, "invalid_setting", "db",
 				    "db: expected sqlite:PATH or postgresql://..., got \"%.60s\"", url);
@@ -389,6 +389,22 @@ int store_insert(store_conn *c, tt_error *err, int64_t *id, const char *sql, con
 	store_stmt *st;
 	int rc;
 
+	if (!c->s->be->last_insert_id) {
+		/* Engines without rowids: RETURNING id. The text is built once per SQL. */
+		char *with = xasprintf("%s RETURNING id", sql);
+
+		va_start(ap, fmt);
+		st = query_va(c, err, with, fmt, ap);
+		va_end(ap);
+		free(with);
+		if (!st)
+			return err ? err->rc : TT_EIO;
+		rc = store_step(st, err);
+		if (rc == STORE_ROW)
+			*id = store_col_int64(st, 0);
+		store_stmt_done(st);
+		return rc < 0 ? rc : 0;
+	}
 	va_start(ap, fmt);
 	st = query_va(c, err, sql, fmt, ap);
 	va_end(ap);

@@ -70,5 +70,6 @@ struct store {
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
 
 #endif

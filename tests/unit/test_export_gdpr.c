@@ -25,12 +25,12 @@
 #include "util/crypto.h"
 
 /* Secret values planted in the database: none may reach an export. */
-#define PW_HASH "$argon2id$v=19$m=65536,t=2,p=1$SECRETPWHASHSECRET"
-#define TOKEN_HASH "feedfacefeedfacefeedfacefeedfacetokenhashsecret"
+#define PW_HASH      "$argon2id$v=19$m=65536,t=2,p=1$SECRETPWHASHSECRET"
+#define TOKEN_HASH   "feedfacefeedfacefeedfacefeedfacetokenhashsecret"
 #define SESSION_HASH "c0ffeec0ffeec0ffeec0ffeesessionhashsecret"
-#define CSRF "csrfSECRETcsrfSECRET"
-#define SERVER_PATH "/var/lib/timetracker/exports/secret-server-path.zip"
-#define UPLOAD_PATH "uploads/secret-upload-name.csv"
+#define CSRF         "csrfSECRETcsrfSECRET"
+#define SERVER_PATH  "/var/lib/timetracker/exports/secret-server-path.zip"
+#define UPLOAD_PATH  "uploads/secret-upload-name.csv"
 
 struct fx {
 	char dir[64];
@@ -43,11 +43,11 @@ struct fx {
 	int64_t alice_entries;
 };
 
-static int64_t add_entry(store_conn *c, int64_t user, int64_t project, int64_t task,
-			 int64_t start, const char *notes, const char *const *tags, size_t n_tags,
-			 int64_t import_id)
+static int64_t add_entry(store_conn *c, int64_t user, int64_t project, int64_t task, int64_t start,
+                         const char *notes, const char *const *tags, size_t n_tags,
+                         int64_t import_id)
 {
-	entry_input in = { 0 };
+	entry_input in = {0};
 	tt_error err;
 	int64_t id = 0;
 
@@ -72,11 +72,11 @@ static int64_t add_entry(store_conn *c, int64_t user, int64_t project, int64_t t
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	user_new ua = { "alice", "alice@example.org", "Alice A.", "Europe/Berlin", false, PW_HASH };
-	user_new ub = { "bob", "bob@example.org", "Bob B.", "UTC", false, PW_HASH };
-	const char *atags[] = { "Alpha", "beta" };
-	const char *btags[] = { "bobs-own-tag" };
-	session_rec sr = { 0 };
+	user_new ua = {"alice", "alice@example.org", "Alice A.", "Europe/Berlin", false, PW_HASH};
+	user_new ub = {"bob", "bob@example.org", "Bob B.", "UTC", false, PW_HASH};
+	const char *atags[] = {"Alpha", "beta"};
+	const char *btags[] = {"bobs-own-tag"};
+	session_rec sr = {0};
 	int64_t cl, cl_b, p, p_b, t_b, tok, e;
 	bool created;
 	tt_error err;
@@ -102,21 +102,21 @@ static int setup(void **state)
 	    catalog_project(f->c, cl, "Website", 0, &p, &created, &err))
 		return -1;
 	if (imports_create(f->c, f->alice, "csv", "hours.csv", UPLOAD_PATH, 120,
-			   "{\"timezone\":\"UTC\",\"duplicates\":\"skip\"}", &f->import_id, &err) ||
+	                   "{\"timezone\":\"UTC\",\"duplicates\":\"skip\"}", &f->import_id, &err) ||
 	    catalog_task(f->c, p, "Imported task", f->import_id, &f->imported_task, &created, &err))
 		return -1;
 	if (!add_entry(f->c, f->alice, p, 0, 1700000000, "=cmd|' /C calc'!A0", atags, 2, 0) ||
 	    !add_entry(f->c, f->alice, p, 0, 1700100000, "plain, \"quoted\"\nnote", NULL, 0, 0) ||
-	    !add_entry(f->c, f->alice, p, f->imported_task, 1700200000, "from the import", atags,
-		       1, f->import_id))
+	    !add_entry(f->c, f->alice, p, f->imported_task, 1700200000, "from the import", atags, 1,
+	               f->import_id))
 		return -1;
 	f->alice_entries = 3;
 	if (imports_add_error(f->c, f->import_id, "error", 4, 5, "start_time", "31/02/2024",
-			      "invalid_date", "start_time: no such day", &err) ||
+	                      "invalid_date", "start_time: no such day", &err) ||
 	    imports_add_error(f->c, f->import_id, "warning", 7, 9, "tags", "x", "unknown_column",
-			      "column ignored", &err) ||
+	                      "column ignored", &err) ||
 	    imports_finish(f->c, f->import_id, "partial",
-			   "{\"total\":3,\"successful\":1,\"failed\":1,\"skipped\":1}", NULL, &err))
+	                   "{\"total\":3,\"successful\":1,\"failed\":1,\"skipped\":1}", NULL, &err))
 		return -1;
 
 	/* Bob: his own client, project, task and tag that Alice never uses. */
@@ -138,11 +138,11 @@ static int setup(void **state)
 	if (sessions_create(f->c, &sr, SESSION_HASH, "Mozilla/5.0 test", "192.0.2.7", &err))
 		return -1;
 	if (store_run(f->c, &err,
-		      "INSERT INTO data_exports (user_id, export_type, export_format, file_name,"
-		      " file_size, sha256, status, filters, record_count, created_at, completed_at,"
-		      " expires_at) VALUES (?, 'filtered', 'csv', ?, 42, 'abc', 'completed',"
-		      " '{\"billable\":true}', 3, 1700000000, 1700000005, 1700604800)",
-		      "is", f->alice, SERVER_PATH) < 0)
+	              "INSERT INTO data_exports (user_id, export_type, export_format, file_name,"
+	              " file_size, sha256, status, filters, record_count, created_at, completed_at,"
+	              " expires_at) VALUES (?, 'filtered', 'csv', ?, 42, 'abc', 'completed',"
+	              " '{\"billable\":true}', 3, 1700000000, 1700000005, 1700604800)",
+	              "is", f->alice, SERVER_PATH) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -163,7 +163,7 @@ static int teardown(void **state)
 
 /* Runs the export of user into dir/name inside a read transaction. */
 static int run_export(struct fx *f, int64_t user, bool zip, const char *name, char *path,
-		      size_t path_size, int64_t *records)
+                      size_t path_size, int64_t *records)
 {
 	export_sink *sink = NULL;
 	char sha[65];
@@ -213,18 +213,18 @@ static char *read_all(const char *path, size_t *len)
 }
 
 static const char *const TOP_KEYS[] = {
-	"export_info", "user_profile", "time_entries", "projects", "clients", "tasks",
-	"tags",        "api_tokens",   "sessions",     "imports",  "exports",
+    "export_info", "user_profile", "time_entries", "projects", "clients", "tasks",
+    "tags",        "api_tokens",   "sessions",     "imports",  "exports",
 };
 #define N_TOP_KEYS (sizeof(TOP_KEYS) / sizeof(TOP_KEYS[0]))
 
 static void assert_no_secrets(const char *text)
 {
 	static const char *const banned[] = {
-		"password_hash", "token_hash", "csrf_token", "SECRETPWHASH", "tokenhashsecret",
-		"sessionhashsecret", "csrfSECRET", "secret-server-path", "secret-upload-name",
-		"file_name", "bob's private note", "Bobcorp", "Bob project", "Bob task",
-		"bobs-own-tag",
+	    "password_hash",      "token_hash",        "csrf_token",         "SECRETPWHASH",
+	    "tokenhashsecret",    "sessionhashsecret", "csrfSECRET",         "secret-server-path",
+	    "secret-upload-name", "file_name",         "bob's private note", "Bobcorp",
+	    "Bob project",        "Bob task",          "bobs-own-tag",
 	};
 
 	for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
@@ -237,7 +237,8 @@ static json_t *find_by(json_t *arr, const char *key, const char *value)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		const char *s = json_string_value(json_object_get(v, key));
 
 		if (s && !strcmp(s, value))
@@ -260,7 +261,8 @@ static void check_document(struct fx *f, const char *text)
 	/* exactly the top-level keys, export_info first, in the documented order */
 	assert_int_equal(json_object_size(doc), N_TOP_KEYS);
 	assert_int_equal(strncmp(text, "{\"export_info\":", 15), 0);
-	json_object_foreach(doc, key, v) {
+	json_object_foreach(doc, key, v)
+	{
 		assert_string_equal(key, TOP_KEYS[k]);
 		k++;
 	}
@@ -269,16 +271,18 @@ static void check_document(struct fx *f, const char *text)
 	assert_int_equal(json_integer_value(json_object_get(info, "user_id")), f->alice);
 	assert_string_equal(json_string_value(json_object_get(info, "username")), "alice");
 	assert_string_equal(json_string_value(json_object_get(info, "export_type")),
-			    "GDPR Full Data Export");
+	                    "GDPR Full Data Export");
 	assert_string_equal(json_string_value(json_object_get(info, "format_version")), "1.0");
 	assert_int_equal(strlen(json_string_value(json_object_get(info, "export_date"))), 20);
-	assert_int_equal(json_integer_value(
-				 json_object_get(json_object_get(info, "record_counts"), "time_entries")),
-			 f->alice_entries);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(info, "record_counts"),
+	                                                    "time_entries")),
+	                 f->alice_entries);
 
 	profile = json_object_get(doc, "user_profile");
-	assert_string_equal(json_string_value(json_object_get(profile, "email")), "alice@example.org");
-	assert_string_equal(json_string_value(json_object_get(profile, "timezone")), "Europe/Berlin");
+	assert_string_equal(json_string_value(json_object_get(profile, "email")),
+	                    "alice@example.org");
+	assert_string_equal(json_string_value(json_object_get(profile, "timezone")),
+	                    "Europe/Berlin");
 	assert_true(json_is_false(json_object_get(profile, "is_admin")));
 	assert_null(json_object_get(profile, "password_hash"));
 
@@ -293,17 +297,18 @@ static void check_document(struct fx *f, const char *text)
 		assert_string_equal(json_string_value(json_object_get(e, "client")), "Acme");
 	}
 	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "start_time")),
-			    "2023-11-14T22:13:20Z");
+	                    "2023-11-14T22:13:20Z");
 	assert_int_equal(json_array_size(json_object_get(json_array_get(v, 0), "tags")), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 2), "task")),
-			    "Imported task");
+	                    "Imported task");
 
 	/* the catalogue her entries use, the import-created task included */
 	assert_int_equal(json_array_size(json_object_get(doc, "projects")), 1);
 	assert_int_equal(json_array_size(json_object_get(doc, "clients")), 1);
 	v = find_by(json_object_get(doc, "tasks"), "name", "Imported task");
 	assert_non_null(v);
-	assert_int_equal(json_integer_value(json_object_get(v, "created_by_import_id")), f->import_id);
+	assert_int_equal(json_integer_value(json_object_get(v, "created_by_import_id")),
+	                 f->import_id);
 	assert_int_equal(json_array_size(json_object_get(doc, "tasks")), 1);
 	assert_non_null(find_by(json_object_get(doc, "tags"), "name", "Alpha"));
 	assert_non_null(find_by(json_object_get(doc, "tags"), "name", "beta"));
@@ -316,7 +321,7 @@ static void check_document(struct fx *f, const char *text)
 	v = json_array_get(json_object_get(doc, "sessions"), 0);
 	assert_string_equal(json_string_value(json_object_get(v, "ip_address")), "192.0.2.7");
 	assert_string_equal(json_string_value(json_object_get(v, "expires_at")),
-			    "2023-11-15T22:13:20Z");
+	                    "2023-11-15T22:13:20Z");
 
 	/* the import with parsed options/summary and every row diagnostic */
 	assert_int_equal(json_array_size(json_object_get(doc, "imports")), 1);
@@ -324,17 +329,17 @@ static void check_document(struct fx *f, const char *text)
 	assert_string_equal(json_string_value(json_object_get(imp, "status")), "partial");
 	assert_string_equal(json_string_value(json_object_get(imp, "source_file")), "hours.csv");
 	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(imp, "options"), "timezone")), "UTC");
+	    json_string_value(json_object_get(json_object_get(imp, "options"), "timezone")), "UTC");
 	assert_int_equal(
-		json_integer_value(json_object_get(json_object_get(imp, "summary"), "failed")), 1);
+	    json_integer_value(json_object_get(json_object_get(imp, "summary"), "failed")), 1);
 	errors = json_object_get(imp, "errors");
 	assert_int_equal(json_array_size(errors), 2);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(errors, 0), "row")), 4);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(errors, 0), "line")), 5);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "code")),
-			    "invalid_date");
+	                    "invalid_date");
 	assert_string_equal(
-		json_string_value(json_object_get(json_array_get(errors, 1), "severity")), "warning");
+	    json_string_value(json_object_get(json_array_get(errors, 1), "severity")), "warning");
 
 	/* export history without the server path */
 	v = json_array_get(json_object_get(doc, "exports"), 0);
@@ -352,7 +357,8 @@ static void test_json(void **state)
 	int64_t records = -1;
 	char *text;
 
-	assert_int_equal(run_export(f, f->alice, false, "gdpr.json", path, sizeof(path), &records), 0);
+	assert_int_equal(run_export(f, f->alice, false, "gdpr.json", path, sizeof(path), &records),
+	                 0);
 	assert_int_equal(records, f->alice_entries);
 	text = read_all(path, NULL);
 	assert_non_null(text);
@@ -367,7 +373,7 @@ static void test_unknown_user(void **state)
 	int64_t records = -1;
 
 	assert_int_equal(run_export(f, 9999, false, "nobody.json", path, sizeof(path), &records),
-			 TT_ENOTFOUND);
+	                 TT_ENOTFOUND);
 	assert_int_equal(records, 0);
 	/* the sink was aborted: nothing under either name */
 	assert_int_not_equal(access(path, F_OK), 0);
@@ -377,7 +383,7 @@ static void test_unknown_user(void **state)
 static void test_empty_user(void **state)
 {
 	struct fx *f = *state;
-	user_new uc = { "carol", NULL, NULL, "UTC", true, PW_HASH };
+	user_new uc = {"carol", NULL, NULL, "UTC", true, PW_HASH};
 	char path[256];
 	int64_t id, records = -1;
 	json_t *doc;
@@ -392,7 +398,8 @@ static void test_empty_user(void **state)
 	assert_int_equal(json_object_size(doc), N_TOP_KEYS);
 	for (size_t i = 2; i < N_TOP_KEYS; i++)
 		assert_int_equal(json_array_size(json_object_get(doc, TOP_KEYS[i])), 0);
-	assert_true(json_is_true(json_object_get(json_object_get(doc, "user_profile"), "is_admin")));
+	assert_true(
+	    json_is_true(json_object_get(json_object_get(doc, "user_profile"), "is_admin")));
 	assert_true(json_is_null(json_object_get(json_object_get(doc, "user_profile"), "email")));
 	json_decref(doc);
 	assert_int_equal(run_export(f, id, true, "carol.zip", path, sizeof(path), &records), 0);
@@ -405,9 +412,9 @@ static void test_empty_user(void **state)
 }
 
 static const char *const MEMBERS[] = {
-	"export.json",  "time_entries.csv", "projects.csv",      "clients.csv", "tasks.csv",
-	"tags.csv",     "api_tokens.csv",   "sessions.csv",      "imports.csv", "import_errors.csv",
-	"exports.csv",  "README.txt",       "manifest.json",
+    "export.json", "time_entries.csv", "projects.csv",  "clients.csv", "tasks.csv",
+    "tags.csv",    "api_tokens.csv",   "sessions.csv",  "imports.csv", "import_errors.csv",
+    "exports.csv", "README.txt",       "manifest.json",
 };
 #define N_MEMBERS (sizeof(MEMBERS) / sizeof(MEMBERS[0]))
 
@@ -476,7 +483,8 @@ static void test_zip(void **state)
 	json_t *manifest, *files, *item;
 	size_t n, i;
 
-	assert_int_equal(run_export(f, f->alice, true, "gdpr.zip", path, sizeof(path), &records), 0);
+	assert_int_equal(run_export(f, f->alice, true, "gdpr.zip", path, sizeof(path), &records),
+	                 0);
 	assert_int_equal(records, f->alice_entries);
 
 	/* unzip itself accepts the archive (CRCs, data descriptors, Zip64 sizes) */
@@ -484,13 +492,13 @@ static void test_zip(void **state)
 	assert_int_equal(system(cmd), 0);
 	/* and so does Python's zipfile, when there is one */
 	snprintf(cmd, sizeof(cmd),
-		 "! command -v python3 >/dev/null 2>&1 || python3 -c \"import sys, zipfile;"
-		 " sys.exit(zipfile.ZipFile('%s').testzip() is not None)\"",
-		 path);
+	         "! command -v python3 >/dev/null 2>&1 || python3 -c \"import sys, zipfile;"
+	         " sys.exit(zipfile.ZipFile('%s').testzip() is not None)\"",
+	         path);
 	assert_int_equal(system(cmd), 0);
 	/* no side files left next to the export */
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls '%s' | grep -v -e '^t.db' -e '^gdpr.zip$')\"",
-		 f->dir);
+	         f->dir);
 	assert_int_equal(system(cmd), 0);
 
 	n = read_members(path, m, 32);
@@ -514,13 +522,15 @@ static void test_zip(void **state)
 	assert_non_null(json_string_value(json_object_get(manifest, "created_at")));
 	files = json_object_get(manifest, "files");
 	assert_int_equal(json_array_size(files), N_MEMBERS - 1);
-	json_array_foreach(files, i, item) {
+	json_array_foreach(files, i, item)
+	{
 		const struct member *mm;
 
 		assert_string_equal(json_string_value(json_object_get(item, "name")), MEMBERS[i]);
 		mm = member_get(m, n, MEMBERS[i]);
 		assert_non_null(mm);
-		assert_int_equal(json_integer_value(json_object_get(item, "size")), (int64_t)mm->len);
+		assert_int_equal(json_integer_value(json_object_get(item, "size")),
+		                 (int64_t)mm->len);
 		crypto_sha256_hex(mm->data, mm->len, sha);
 		assert_string_equal(json_string_value(json_object_get(item, "sha256")), sha);
 	}
@@ -552,7 +562,8 @@ static void test_zip(void **state)
 
 	/* CSV content: her entries only, the guard on, errors and imports listed */
 	csv = member_get(m, n, "time_entries.csv");
-	assert_int_equal(strncmp(csv->data, "project_name,client_name,task_name,start_time,", 46), 0);
+	assert_int_equal(strncmp(csv->data, "project_name,client_name,task_name,start_time,", 46),
+	                 0);
 	assert_non_null(strstr(csv->data, "'=cmd|"));
 	assert_non_null(strstr(csv->data, "\"plain, \"\"quoted\"\"\nnote\""));
 	assert_non_null(strstr(csv->data, "Imported task"));
@@ -599,7 +610,8 @@ static void test_database_failure(void **state)
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls '%s' | grep -v -e '^t.db')\"", f->dir);
 	assert_int_equal(system(cmd), 0);
 	/* no export at all without a connection or a sink */
-	assert_int_equal(export_gdpr_write(NULL, f->alice, true, NULL, &records, &err), TT_EINTERNAL);
+	assert_int_equal(export_gdpr_write(NULL, f->alice, true, NULL, &records, &err),
+	                 TT_EINTERNAL);
 }
 
 /*
@@ -621,19 +633,20 @@ static void test_failure_in_archive(void **state)
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls '%s' | grep -v -e '^t.db')\"", f->dir);
 	assert_int_equal(system(cmd), 0);
 	/* the same export works once the name is free */
-	assert_int_equal(run_export(f, f->alice, true, "late.zip", path, sizeof(path), &records), 0);
+	assert_int_equal(run_export(f, f->alice, true, "late.zip", path, sizeof(path), &records),
+	                 0);
 	assert_int_equal(records, f->alice_entries);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_user, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_database_failure, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failure_in_archive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_database_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failure_in_archive, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
