@@ -31,6 +31,44 @@ process.on('exit', () => {
   }
 });
 
+/*
+ * PostgreSQL runs: with TT_TEST_PG_BASE set (e.g. postgresql://postgres@127.0.0.1:54329,
+ * by scripts/run-tests), every new data directory gets a fresh database of its
+ * own, named in the file DB_FILE inside the data directory, and every server
+ * and CLI run on that data directory uses it (TT_DB).
+ */
+export const PG_BASE = process.env.TT_TEST_PG_BASE || '';
+const DB_FILE = '.test-db-url';
+
+function dbEnvFor(dataDir) {
+  try {
+    const url = fs.readFileSync(path.join(dataDir, DB_FILE), 'utf8').trim();
+    return url ? { TT_DB: url } : {};
+  } catch {
+    return {};
+  }
+}
+
+async function createTestDatabase(dataDir) {
+  if (!PG_BASE) return;
+  const name = `tt_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e9).toString(36)}`;
+  await new Promise((resolve, reject) => {
+    const p = spawn('psql', [`${PG_BASE}/postgres`, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `CREATE DATABASE ${name}`],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let e = '';
+    p.stderr.on('data', (d) => { e += d; });
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`createdb failed: ${e}`))));
+  });
+  await fsp.writeFile(path.join(dataDir, DB_FILE), `${PG_BASE}/${name}\n`);
+}
+
+/** The data directory named by --data-dir in args, if any. */
+function dataDirArg(args) {
+  const i = args.indexOf('--data-dir');
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : null;
+}
+
 /** Environment for a child: inherited env without TT_* (except TT_BIN), plus extra. */
 export function childEnv(extra = {}) {
   const env = {};
@@ -58,8 +96,10 @@ export function runBin(args, opts = {}) {
   return new Promise((resolve, reject) => {
     let proc;
     try {
+      const dir = dataDirArg(args);
       proc = spawn(TT_BIN, args, {
-        env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd || os.tmpdir(),
+        env: childEnv({ ...(dir ? dbEnvFor(dir) : {}), ...opts.env }),
+        stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd || os.tmpdir(),
       });
     } catch (e) {
       reject(e);
@@ -98,13 +138,16 @@ export function runBin(args, opts = {}) {
 export async function startServer(opts = {}) {
   const ownDir = !opts.dataDir;
   const dataDir = opts.dataDir || (await fsp.mkdtemp(path.join(os.tmpdir(), 'tt-api-')));
+  if (PG_BASE && !fs.existsSync(path.join(dataDir, DB_FILE))) await createTestDatabase(dataDir);
   if (!fs.existsSync(TT_BIN)) {
     throw new Error(`server binary not found: ${TT_BIN} (set TT_BIN or run make)`);
   }
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'info',
     ...(opts.args || [])];
   // cwd is the data dir so that nothing relative can land in the repository.
-  const proc = spawn(TT_BIN, args, { env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'], cwd: dataDir });
+  const proc = spawn(TT_BIN, args, {
+    env: childEnv({ ...dbEnvFor(dataDir), ...opts.env }), stdio: ['ignore', 'pipe', 'pipe'], cwd: dataDir,
+  });
   live.add(proc);
   let out = '';
   let err = '';
@@ -467,4 +510,64 @@ export function multipartBody(content, { filename = 'import.csv', fields = {}, b
   }
   parts.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+// ---- export helpers (SPEC §3.4) ----
+
+export const EXPORT_TERMINAL = ['completed', 'failed', 'expired'];
+
+/**
+ * GET (or another method) returning the body as bytes: {status, headers, body: Buffer, text, json}.
+ * Uses the client's session cookie / bearer token and CSRF token.
+ */
+export async function fetchBytes(client, p, { method = 'GET', headers: extra = {}, timeout = REQ_TIMEOUT_MS } = {}) {
+  const headers = { ...extra };
+  if (client.bearer) headers.Authorization = `Bearer ${client.bearer}`;
+  if (client.session) headers.Cookie = `session=${client.session}`;
+  if (client.csrf && !client.bearer && method !== 'GET') headers['X-CSRF-Token'] = client.csrf;
+  const res = await fetch(client.base + p, { method, headers, redirect: 'manual', signal: AbortSignal.timeout(timeout) });
+  const body = Buffer.from(await res.arrayBuffer());
+  const text = body.toString('utf8');
+  let json = null;
+  if (/json/i.test(res.headers.get('content-type') || '')) {
+    try { json = JSON.parse(text); } catch { json = null; }
+  }
+  return { status: res.status, headers: res.headers, body, text, json };
+}
+
+/** POST /api/export/{kind} (kind: 'gdpr' | 'filtered'); asserts 202 and returns the answer. */
+export async function startExport(client, kind, body) {
+  const r = await client.post(`/api/export/${kind}`, body);
+  assertStatus(r, 202, `POST /api/export/${kind} ${JSON.stringify(body).slice(0, 200)}`);
+  assert.equal(r.json.success, true, r.text);
+  assert.equal(typeof r.json.export_id, 'number', r.text);
+  return r.json;
+}
+
+/** Polls GET /api/export/status/{id} until pred(status) (default: a final status); returns it. */
+export async function waitForExport(client, id, { until, timeoutMs = 60000, intervalMs = 40 } = {}) {
+  const pred = until || ((s) => EXPORT_TERMINAL.includes(s.status));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await client.get(`/api/export/status/${id}`);
+    assertStatus(r, 200, `status of export ${id}`);
+    if (pred(r.json)) return r.json;
+    if (Date.now() > deadline) {
+      throw new Error(`export ${id}: condition not reached within ${timeoutMs} ms; last status ${r.text.slice(0, 600)}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Starts an export, waits for it to complete (asserting "completed") and downloads it.
+ * Returns {id, start (the 202 answer), status (final status object), res (fetchBytes result), file (Buffer)}.
+ */
+export async function runExport(client, kind, body, opts = {}) {
+  const start = await startExport(client, kind, body);
+  const status = await waitForExport(client, start.export_id, opts);
+  assert.equal(status.status, 'completed', `export ${start.export_id} did not complete: ${JSON.stringify(status).slice(0, 600)}`);
+  const res = await fetchBytes(client, `/api/export/download/${start.export_id}`);
+  assert.equal(res.status, 200, `download of export ${start.export_id}: ${res.status} ${res.text.slice(0, 300)}`);
+  return { id: start.export_id, start, status, res, file: res.body };
 }
