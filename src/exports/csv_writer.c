@@ -107,10 +107,15 @@ int export_csv_cell(export_sink *s, const char *v, bool guard, bool last)
 	if (!v)
 		v = "";
 	/*
-	 * A text that itself starts with the guard ("'=x") gets one more ', so
-	 * that our importer, which removes one, gives back exactly the text.
+	 * A text that itself starts with quotes before such a character ("'=x",
+	 * "''=x") gets one more ', so that our importer, which removes one from
+	 * any such run, gives back exactly the text.
 	 */
-	prefix = guard && (guard_char(v[0]) || (v[0] == '\'' && guard_char(v[1])));
+	{
+		size_t q = strspn(v, "'");
+
+		prefix = guard && guard_char(v[q]);
+	}
 	quote = strpbrk(v, ",\"\r\n") != NULL;
 	if (!quote) {
 		if (prefix)

@@ -134,8 +134,13 @@ static int parse(store_conn *c, const user_rec *u, json_t *body, struct export_f
 
 			for (const char *const *k = filter_keys; *k; k++)
 				ok = ok || !strcmp(*k, key);
-			if (!ok)
-				return bad(err, key, "unknown filter %s%s", "");
+			if (!ok) {
+				char name[80];
+
+				snprintf(name, sizeof(name), "filters.%s", key);
+				return tt_error_set(err, TT_EINVAL, "unknown_field", name,
+						    "unknown filter %s", name);
+			}
 		}
 	}
 	ef->f.user_id = u->id;
@@ -236,8 +241,11 @@ static int parse(store_conn *c, const user_rec *u, json_t *body, struct export_f
 			if (!json_is_integer(v) || json_integer_value(v) <= 0)
 				return bad(err, "import_id", "%s must be a positive whole number%s", "");
 			ef->f.import_id = json_integer_value(v);
-			if (check_ids && store_query_int64(c, err, &one, "SELECT 1 FROM data_imports WHERE id = ?",
-							   "i", ef->f.import_id) != STORE_ROW)
+			/* Someone else's import is answered like one that does not exist. */
+			if (check_ids &&
+			    store_query_int64(c, err, &one,
+					      "SELECT 1 FROM data_imports WHERE id = ? AND (user_id = ? OR ? = 1)",
+					      "iii", ef->f.import_id, u->id, (int64_t)u->is_admin) != STORE_ROW)
 				return bad(err, "import_id", "%s: no such import%s", "");
 		}
 		if ((rc = flag(filters, "include_time_entries", "filters.", &ef->opts.include_entries, err)) ||

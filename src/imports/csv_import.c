@@ -27,6 +27,7 @@
 #include "util/strmap.h"
 
 #define IMPORT_BATCH 5000
+#define IMPORT_BATCH_BYTES (8 << 20) /* also end a batch when its rows hold this much */
 #define NAME_MAX_BYTES 200
 #define NOTES_MAX_BYTES 10000
 #define TAG_MAX_BYTES 100
@@ -74,11 +75,22 @@ struct ictx {
 	FILE *spool;           /* atomic mode: diagnostics written after the rollback */
 	strmap clients, projects, tasks, tags;
 	int64_t batch_rows;
+	struct pending *pend;  /* valid rows of the batch, written together at its end */
+	size_t npend, pend_cap, pend_bytes;
+	int64_t pend_min, pend_max;
 	int64_t *links;        /* (entry_id, tag_id) pairs of the batch, added at its end */
 	size_t nlinks, links_cap;
 	bool in_tx;
 	bool db_failed;
 	tt_error err;          /* the database error that stopped the import */
+};
+
+/* A valid, resolved row waiting for the end of its batch. */
+struct pending {
+	entry_input in;
+	char *notes;
+	size_t ntags;
+	int64_t tag_ids[TAGS_MAX];
 };
 
 /* One record turned into an entry. */
@@ -259,13 +271,17 @@ static const char *cell(const struct ictx *x, const csv_record *rec, enum col c,
 
 /*
  * Our export's spreadsheet guard: "'=..." -> "=..." (also before + - @ and
- * the TAB and CR our exporter guards; "''=" was a text starting with "'=").
+ * the TAB and CR our exporter guards). Our exporter adds one quote to any
+ * run of quotes before such a character, so one quote is removed from any
+ * such run: export -> import gives back exactly the text.
  */
 static void unguard(const char **v, size_t *len)
 {
-	size_t k = (*len >= 3 && (*v)[1] == '\'') ? 2 : 1; /* the character after the quote(s) */
+	size_t k = 0; /* the character after the leading quotes */
 
-	if (*len > k && (*v)[0] == '\'' &&
+	while (k < *len && (*v)[k] == '\'')
+		k++;
+	if (k >= 1 && *len > k &&
 	    ((*v)[k] == '=' || (*v)[k] == '+' || (*v)[k] == '-' || (*v)[k] == '@' ||
 	     (*v)[k] == '\t' || (*v)[k] == '\r')) {
 		(*v)++;
@@ -709,6 +725,138 @@ static int write_row(struct ictx *x, const csv_record *rec, const struct row *r)
 	return 0;
 }
 
+/*
+ * Queues a valid row for its batch (best-effort and atomic modes): names
+ * are resolved now, duplicates are checked and rows written together in
+ * flush_rows (one range query and one bulk insert per batch instead of two
+ * statements per row).
+ */
+static int queue_row(struct ictx *x, const struct row *r)
+{
+	struct pending *p;
+	int rc;
+
+	if (x->npend == x->pend_cap) {
+		x->pend_cap = x->pend_cap ? x->pend_cap * 2 : 256;
+		x->pend = xrealloc(x->pend, x->pend_cap * sizeof(*x->pend));
+	}
+	p = &x->pend[x->npend];
+	memset(&p->in, 0, sizeof(p->in));
+	if ((rc = resolve(x, r, &p->in, p->tag_ids)))
+		return rc;
+	p->notes = xstrdup(r->notes);
+	p->ntags = r->ntags;
+	p->in.user_id = x->u->id;
+	p->in.start_at = r->start;
+	p->in.end_at = r->end;
+	p->in.notes = p->notes;
+	p->in.billable = r->billable;
+	p->in.source = "csv";
+	p->in.import_id = x->import_id;
+	p->in.defer_tags = true;
+	if (!x->npend || r->start < x->pend_min)
+		x->pend_min = r->start;
+	if (!x->npend || r->start > x->pend_max)
+		x->pend_max = r->start;
+	x->pend_bytes += strlen(p->notes) + sizeof(*p);
+	x->npend++;
+	return 0;
+}
+
+static void dedup_key(char **buf, size_t *cap, int64_t start, int64_t end, int64_t project,
+		      const char *notes)
+{
+	size_t need = strlen(notes) + 80;
+
+	if (need > *cap) {
+		*cap = need * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	snprintf(*buf, *cap, "%lld\x1f%lld\x1f%lld\x1f%s", (long long)start, (long long)end,
+		 (long long)project, notes);
+}
+
+struct keyset {
+	strmap map;
+	char *buf;
+	size_t cap;
+};
+
+static void add_existing(void *ctx, int64_t start, int64_t end, int64_t project, const char *notes)
+{
+	struct keyset *k = ctx;
+
+	dedup_key(&k->buf, &k->cap, start, end, project, notes);
+	strmap_put(&k->map, k->buf, 1);
+}
+
+/* Writes the queued rows: drops duplicates (stored, or earlier in the file), inserts the rest. */
+static int flush_rows(struct ictx *x)
+{
+	struct keyset keys = { 0 };
+	entry_input *ins = NULL;
+	int64_t *ids = NULL;
+	size_t nins = 0, k = 0;
+	int rc = 0;
+
+	if (!x->npend)
+		return 0;
+	strmap_init(&keys.map);
+	if (!x->o->allow_duplicates)
+		rc = entries_keys_in_range(x->c, x->u->id, x->pend_min, x->pend_max, add_existing, &keys,
+					   &x->err);
+	ins = xmalloc(x->npend * sizeof(*ins));
+	ids = xmalloc(x->npend * sizeof(*ids));
+	for (size_t i = 0; i < x->npend && !rc; i++) {
+		struct pending *p = &x->pend[i];
+		int64_t v;
+
+		if (!x->o->allow_duplicates) {
+			dedup_key(&keys.buf, &keys.cap, p->in.start_at, p->in.end_at, p->in.project_id,
+				  p->notes);
+			if (strmap_get(&keys.map, keys.buf, &v)) {
+				x->res->skipped++;
+				p->ntags = (size_t)-1; /* not inserted */
+				continue;
+			}
+			strmap_put(&keys.map, keys.buf, 1);
+		}
+		ins[nins++] = p->in;
+	}
+	if (!rc)
+		rc = entries_insert_many(x->c, ins, nins, ids, &x->err);
+	for (size_t i = 0; i < x->npend && !rc; i++) {
+		struct pending *p = &x->pend[i];
+
+		if (p->ntags == (size_t)-1)
+			continue;
+		for (size_t t = 0; t < p->ntags; t++) {
+			if (x->nlinks == x->links_cap) {
+				x->links_cap = x->links_cap ? x->links_cap * 2 : 1024;
+				x->links = xrealloc(x->links, x->links_cap * 2 * sizeof(*x->links));
+			}
+			x->links[x->nlinks * 2] = ids[k];
+			x->links[x->nlinks * 2 + 1] = p->tag_ids[t];
+			x->nlinks++;
+		}
+		k++;
+		x->res->ok++;
+		if (!x->res->min_start || p->in.start_at < x->res->min_start)
+			x->res->min_start = p->in.start_at;
+		if (p->in.start_at > x->res->max_start)
+			x->res->max_start = p->in.start_at;
+	}
+	for (size_t i = 0; i < x->npend; i++)
+		free(x->pend[i].notes);
+	x->npend = 0;
+	x->pend_bytes = 0;
+	free(ins);
+	free(ids);
+	free(keys.buf);
+	strmap_release(&keys.map);
+	return rc;
+}
+
 /* ---- batches and checkpoints ---- */
 
 static char *checkpoint_json(struct ictx *x, int64_t offset, int64_t record, int64_t line)
@@ -760,9 +908,13 @@ static int commit_batch(struct ictx *x, int64_t offset, int64_t record, int64_t 
 	if (!x->in_tx)
 		return 0;
 	if (x->mode == MODE_BEST_EFFORT) {
-		char *cp = checkpoint_json(x, offset, record, line);
+		char *cp;
 
-		rc = flush_links(x);
+		/* The rows first: the checkpoint's counters include them. */
+		rc = flush_rows(x);
+		cp = checkpoint_json(x, offset, record, line);
+		if (!rc)
+			rc = flush_links(x);
 		if (!rc && x->j)
 			rc = job_checkpoint(x->j, cp, &x->err);
 		free(cp);
@@ -1020,22 +1172,24 @@ int csv_import_run(store_conn *c, int64_t import_id, const user_rec *u, const ch
 			res->failed++;
 			row_release(&r);
 		} else {
-			rc = write_row(&x, &rec, &r);
+			rc = x.mode == MODE_DRY_RUN ? write_row(&x, &rec, &r) : queue_row(&x, &r);
 			row_release(&r);
 			if (rc)
 				goto db_error;
 		}
 		if (x.db_failed)
 			goto db_error;
-		if (x.mode == MODE_BEST_EFFORT && ++x.batch_rows >= IMPORT_BATCH) {
+		if (x.mode == MODE_BEST_EFFORT &&
+		    (++x.batch_rows >= IMPORT_BATCH || x.pend_bytes > IMPORT_BATCH_BYTES)) {
 			if ((rc = commit_batch(&x, rec.end_offset, rec.record + 1, csv_reader_line(x.rd))))
 				goto db_error;
 			if (j && job_should_stop(j, &result))
 				goto stopped;
 			if ((rc = begin_batch(&x)))
 				goto db_error;
-		} else if (x.mode != MODE_BEST_EFFORT && (res->total % IMPORT_BATCH) == 0) {
-			if ((rc = flush_links(&x)))
+		} else if (x.mode != MODE_BEST_EFFORT &&
+			   ((res->total % IMPORT_BATCH) == 0 || x.pend_bytes > IMPORT_BATCH_BYTES)) {
+			if ((rc = flush_rows(&x)) || (rc = flush_links(&x)))
 				goto db_error;
 		}
 		if (x.mode != MODE_BEST_EFFORT && j && (res->total % IMPORT_BATCH) == 0) {
@@ -1046,7 +1200,7 @@ int csv_import_run(store_conn *c, int64_t import_id, const user_rec *u, const ch
 	}
 
 	/* End of file. */
-	if ((rc = flush_links(&x)))
+	if ((rc = flush_rows(&x)) || (rc = flush_links(&x)))
 		goto db_error;
 	if (res->total == 0)
 		diag(&x, "warning", 0, 0, NULL, NULL, 0, "no_rows", "the file has a header but no data rows");
@@ -1153,6 +1307,9 @@ out:
 	if (x.spool)
 		fclose(x.spool);
 	free(x.links);
+	for (size_t i = 0; i < x.npend; i++)
+		free(x.pend[i].notes);
+	free(x.pend);
 	strmap_release(&x.clients);
 	strmap_release(&x.projects);
 	strmap_release(&x.tasks);

@@ -31,16 +31,20 @@ struct qb {
 	bool overflow;
 };
 
-static void qb_add(struct qb *q, const char *text)
+static void qb_addn(struct qb *q, const char *text, size_t n)
 {
-	size_t n = strlen(text);
-
 	if (q->len + n + 1 > q->cap) {
 		q->cap = (q->len + n + 1) * 2;
 		q->sql = xrealloc(q->sql, q->cap);
 	}
-	memcpy(q->sql + q->len, text, n + 1);
+	memcpy(q->sql + q->len, text, n);
 	q->len += n;
+	q->sql[q->len] = '\0';
+}
+
+static void qb_add(struct qb *q, const char *text)
+{
+	qb_addn(q, text, strlen(text));
 }
 
 static void qb_arg(struct qb *q, bool is_text, int64_t i, const char *s)
@@ -302,8 +306,27 @@ static int set_tags(store_conn *c, int64_t entry_id, const entry_input *in, bool
 	return 0;
 }
 
+static void copy_int(struct qb *b, int64_t v, bool zero_is_null);
+
 int entries_add_tag_links(store_conn *c, const int64_t *pairs, size_t n, tt_error *err)
 {
+	if (store_has_copy(c) && n > 0) {
+		/* Links of new entries cannot exist yet: one COPY. */
+		struct qb data = { 0 };
+		int rc;
+
+		for (size_t i = 0; i < n; i++) {
+			copy_int(&data, pairs[2 * i], false);
+			qb_add(&data, "\t");
+			copy_int(&data, pairs[2 * i + 1], false);
+			qb_add(&data, "\n");
+		}
+		rc = store_copy_in(c, "COPY time_entry_tags (entry_id, tag_id) FROM STDIN", data.sql,
+				   data.len, err);
+		qb_release(&data);
+		return rc;
+	}
+
 	/*
 	 * Chunks of 256, 128, ..., 1 links: few distinct statement texts, so
 	 * every one of them stays in the statement cache.
@@ -311,6 +334,7 @@ int entries_add_tag_links(store_conn *c, const int64_t *pairs, size_t n, tt_erro
 	char *sql = NULL;
 	size_t done = 0;
 	int rc = 0;
+
 
 	for (size_t chunk = 256; chunk && !rc; chunk /= 2) {
 		store_stmt *st;
@@ -337,6 +361,135 @@ int entries_add_tag_links(store_conn *c, const int64_t *pairs, size_t n, tt_erro
 		}
 	}
 	free(sql);
+	return rc;
+}
+
+int entries_keys_in_range(store_conn *c, int64_t user_id, int64_t from, int64_t to,
+			  void (*cb)(void *ctx, int64_t start, int64_t end, int64_t project_id,
+				     const char *notes),
+			  void *ctx, tt_error *err)
+{
+	store_stmt *st = store_query(c, err,
+				     "SELECT start_at, end_at, project_id, notes FROM time_entries"
+				     " WHERE user_id = ? AND start_at >= ? AND start_at <= ?",
+				     "iii", user_id, from, to);
+	int rc;
+
+	if (!st)
+		return err ? err->rc : TT_EIO;
+	while ((rc = store_step(st, err)) == STORE_ROW)
+		cb(ctx, store_col_int64(st, 0), store_col_int64(st, 1), store_col_int64(st, 2),
+		   store_col_text(st, 3) ? store_col_text(st, 3) : "");
+	store_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+/* Appends s to b in COPY text format (backslash escapes), or \N for NULL. */
+static void copy_text(struct qb *b, const char *s)
+{
+	if (!s) {
+		qb_addn(b, "\\N", 2);
+		return;
+	}
+	while (*s) {
+		size_t run = strcspn(s, "\\\t\n\r");
+
+		qb_addn(b, s, run);
+		s += run;
+		if (!*s)
+			break;
+		switch (*s++) {
+		case '\\': qb_addn(b, "\\\\", 2); break;
+		case '\t': qb_addn(b, "\\t", 2); break;
+		case '\n': qb_addn(b, "\\n", 2); break;
+		default: qb_addn(b, "\\r", 2); break;
+		}
+	}
+}
+
+static void copy_int(struct qb *b, int64_t v, bool zero_is_null)
+{
+	char num[24];
+
+	if (zero_is_null && v == 0) {
+		qb_add(b, "\\N");
+		return;
+	}
+	snprintf(num, sizeof(num), "%lld", (long long)v);
+	qb_add(b, num);
+}
+
+int entries_insert_many(store_conn *c, const entry_input *in, size_t n, int64_t *ids,
+			tt_error *err)
+{
+	struct qb data = { 0 };
+	store_stmt *st;
+	int64_t now = store_now();
+	size_t got = 0;
+	int rc;
+
+	if (!store_has_copy(c)) {
+		for (size_t i = 0; i < n; i++) {
+			entry_input one = in[i];
+
+			one.defer_tags = true;
+			if ((rc = entries_insert(c, &one, &ids[i], err)))
+				return rc;
+		}
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	/* Ids first (the tag links need them), then one COPY of every row. */
+	st = store_query(c, err,
+			 "SELECT nextval(pg_get_serial_sequence('time_entries', 'id'))"
+			 " FROM generate_series(1, ?)",
+			 "i", (int64_t)n);
+	if (!st)
+		return err ? err->rc : TT_EIO;
+	while ((rc = store_step(st, err)) == STORE_ROW && got < n)
+		ids[got++] = store_col_int64(st, 0);
+	store_stmt_done(st);
+	if (rc < 0)
+		return rc;
+	if (got != n)
+		return tt_error_set(err, TT_EINTERNAL, NULL, NULL, "could not reserve entry ids");
+	for (size_t i = 0; i < n; i++) {
+		const entry_input *e = &in[i];
+
+		copy_int(&data, ids[i], false);
+		qb_add(&data, "\t");
+		copy_int(&data, e->user_id, false);
+		qb_add(&data, "\t");
+		copy_int(&data, e->project_id, true);
+		qb_add(&data, "\t");
+		copy_int(&data, e->task_id, true);
+		qb_add(&data, "\t");
+		copy_int(&data, e->start_at, false);
+		qb_add(&data, "\t");
+		copy_int(&data, e->end_at, false);
+		qb_add(&data, "\t");
+		copy_int(&data, e->end_at - e->start_at, false);
+		qb_add(&data, "\t");
+		copy_text(&data, e->notes ? e->notes : "");
+		qb_add(&data, e->billable ? "\t1\t" : "\t0\t");
+		copy_text(&data, e->source ? e->source : "manual");
+		qb_add(&data, "\t");
+		copy_text(&data, e->external_id);
+		qb_add(&data, "\t");
+		copy_int(&data, e->import_id, true);
+		qb_add(&data, "\t");
+		copy_int(&data, now, false);
+		qb_add(&data, "\t");
+		copy_int(&data, now, false);
+		qb_add(&data, "\n");
+	}
+	rc = store_copy_in(c,
+			   "COPY time_entries (id, user_id, project_id, task_id, start_at, end_at,"
+			   " duration_seconds, notes, billable, source, external_id, import_id,"
+			   " created_at, updated_at) FROM STDIN",
+			   data.sql, data.len, err);
+	qb_release(&data);
 	return rc;
 }
 

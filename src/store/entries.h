@@ -97,6 +97,23 @@ typedef struct entry_input {
  */
 int entries_add_tag_links(store_conn *c, const int64_t *pairs, size_t n, tt_error *err);
 
+/*
+ * Inserts n entries (their tags are not linked: use entries_add_tag_links),
+ * ids[i] receiving each new id. Engines with a bulk load use it (PostgreSQL:
+ * ids reserved from the sequence, then one COPY); others insert row by row.
+ */
+int entries_insert_many(store_conn *c, const entry_input *in, size_t n, int64_t *ids,
+			tt_error *err);
+
+/*
+ * Calls cb with (start, end, project_id, notes) of every entry of user_id
+ * whose start lies in [from, to]: the duplicate check of a whole batch.
+ */
+int entries_keys_in_range(store_conn *c, int64_t user_id, int64_t from, int64_t to,
+			  void (*cb)(void *ctx, int64_t start, int64_t end, int64_t project_id,
+				     const char *notes),
+			  void *ctx, tt_error *err);
+
 /* Inserts an entry (inside the caller's transaction, if any). */
 int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *err);
 /* Replaces every field of entry id owned by in->user_id. TT_ENOTFOUND if not theirs. */

@@ -464,6 +464,43 @@ static void pg_reset(store_stmt *st)
 	clear_values(ps);
 }
 
+static int pg_copy_in(store_conn *c, const char *sql, const char *data, size_t len, tt_error *err)
+{
+	struct pg_conn *p;
+	PGresult *r;
+	int rc = 0;
+
+	if ((rc = ensure_conn(c, err)))
+		return rc;
+	p = PC(c);
+	drain(c);
+	r = PQexec(p->pg, sql);
+	if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+		rc = map_result(c, r, err);
+		PQclear(r);
+		return rc;
+	}
+	PQclear(r);
+	/* In pieces of 1 MiB: libpq buffers what it cannot send at once. */
+	for (size_t off = 0; off < len && !rc;) {
+		size_t n = len - off > (1u << 20) ? (1u << 20) : len - off;
+
+		if (PQputCopyData(p->pg, data + off, (int)n) != 1)
+			rc = map_result(c, NULL, err);
+		off += n;
+	}
+	if (PQputCopyEnd(p->pg, rc ? "aborted" : NULL) != 1 && !rc)
+		rc = map_result(c, NULL, err);
+	while ((r = PQgetResult(p->pg))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && !rc)
+			rc = map_result(c, r, err);
+		else if (PQresultStatus(r) == PGRES_COMMAND_OK)
+			p->changes = strtoll(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+	}
+	return rc;
+}
+
 static int64_t pg_changes(store_conn *c)
 {
 	return PC(c)->changes;
@@ -493,4 +530,5 @@ const struct store_backend store_pg_backend = {
 	.reset = pg_reset,
 	.changes = pg_changes,
 	.last_insert_id = NULL, /* store_insert adds RETURNING id */
+	.copy_in = pg_copy_in,
 };

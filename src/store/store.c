@@ -473,3 +473,15 @@ int64_t store_now(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec;
 }
+
+bool store_has_copy(const store_conn *c)
+{
+	return c->s->be->copy_in != NULL;
+}
+
+int store_copy_in(store_conn *c, const char *sql, const char *data, size_t len, tt_error *err)
+{
+	if (!c->s->be->copy_in)
+		return tt_error_set(err, TT_EINTERNAL, NULL, NULL, "bulk load is not supported here");
+	return c->s->be->copy_in(c, sql, data, len, err);
+}

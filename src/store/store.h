@@ -133,6 +133,13 @@ int store_insert(store_conn *c, tt_error *err, int64_t *id, const char *sql, con
 /* Runs a statement to completion, ignoring rows. 0 or negative. */
 int store_run(store_conn *c, tt_error *err, const char *sql, const char *fmt, ...);
 
+/*
+ * Bulk load where the engine has one (PostgreSQL: COPY ... FROM STDIN with
+ * data in COPY's text format). store_has_copy tells whether it does.
+ */
+bool store_has_copy(const store_conn *c);
+int store_copy_in(store_conn *c, const char *sql, const char *data, size_t len, tt_error *err);
+
 /* Current time as UTC seconds (one clock for the whole store layer). */
 int64_t store_now(void);
 

@@ -37,6 +37,8 @@ struct store_backend {
 	int64_t (*changes)(store_conn *c);
 	/* Id of the row the last INSERT on c created (engines with rowids). */
 	int64_t (*last_insert_id)(store_conn *c);
+	/* Bulk load: COPY ... FROM STDIN with text-format data (NULL if unsupported). */
+	int (*copy_in)(store_conn *c, const char *sql, const char *data, size_t len, tt_error *err);
 };
 
 struct store_stmt {

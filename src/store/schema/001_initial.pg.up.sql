@@ -185,7 +185,7 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_claim ON jobs(state, run_after);
 
 -- SQLite's group_concat(x, sep) for the portable SQL: concatenates the
--- non-NULL values with sep; NULL when there are none.
+-- non-NULL values with sep, and is NULL when there are none.
 CREATE FUNCTION tt_group_concat_sfunc(acc text, val text, sep text) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT CASE WHEN val IS NULL THEN acc WHEN acc IS NULL THEN val ELSE acc || sep || val END $$;
