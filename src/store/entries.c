@@ -192,7 +192,8 @@ int entries_count(store_conn *c, const entry_filter *f, int64_t *count, int64_t 
 	store_stmt *st;
 	int rc;
 
-	qb_add(&q, "SELECT COUNT(*), COALESCE(SUM(e.duration_seconds), 0) FROM time_entries e");
+	qb_add(&q, "SELECT COUNT(*), CAST(COALESCE(SUM(e.duration_seconds), 0) AS BIGINT)"
+		  " FROM time_entries e");
 	where_clause(&q, f);
 	st = qb_prepare(c, &q, err);
 	qb_release(&q);
@@ -501,7 +502,7 @@ int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *
 		"INSERT INTO time_entries (user_id, project_id, task_id, start_at, end_at,"
 		" duration_seconds, notes, billable, source, external_id, import_id, created_at,"
 		" updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		"innniisbssnii", in->user_id, in->project_id, in->task_id, in->start_at, in->end_at,
+		"inniiisbssnii", in->user_id, in->project_id, in->task_id, in->start_at, in->end_at,
 		in->end_at - in->start_at, in->notes ? in->notes : "", (int)in->billable,
 		in->source ? in->source : "manual", in->external_id, in->import_id, now, now);
 

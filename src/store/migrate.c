@@ -55,7 +55,7 @@ static int ensure_table(store_conn *c, tt_error *err)
 			  "CREATE TABLE IF NOT EXISTS schema_migrations ("
 			  " version INTEGER PRIMARY KEY,"
 			  " name TEXT NOT NULL,"
-			  " applied_at INTEGER NOT NULL)",
+			  " applied_at BIGINT NOT NULL)",
 			  err);
 }
 
@@ -101,15 +101,16 @@ int migrate_up(store *s, int target, int *count, tt_error *err)
 		return err ? err->rc : TT_EIO;
 	if (target <= 0 || target > latest)
 		target = latest;
-	if ((rc = ensure_table(c, err)))
-		return rc;
 	for (int v = 1; v <= target; v++) {
 		const struct embedded_file *f;
 		char name[64];
 		int64_t seen = 0;
 
+		/* Under the write lock, so instances starting together do not race. */
 		if ((rc = store_begin(c, STORE_TX_WRITE, err)))
 			return rc;
+		if ((rc = ensure_table(c, err)))
+			goto fail;
 		rc = store_query_int64(c, err, &seen,
 				       "SELECT COUNT(*) FROM schema_migrations WHERE version = ?",
 				       "i", (int64_t)v);
@@ -152,8 +153,6 @@ int migrate_down(store *s, int steps, int *count, tt_error *err)
 	*count = 0;
 	if (!c)
 		return err ? err->rc : TT_EIO;
-	if ((rc = ensure_table(c, err)))
-		return rc;
 	while (steps-- > 0) {
 		const struct embedded_file *f;
 		char name[64];
@@ -161,6 +160,8 @@ int migrate_down(store *s, int steps, int *count, tt_error *err)
 
 		if ((rc = store_begin(c, STORE_TX_WRITE, err)))
 			return rc;
+		if ((rc = ensure_table(c, err)))
+			goto fail;
 		if ((rc = current_in(c, &v, err)))
 			goto fail;
 		if (v == 0) {

@@ -116,6 +116,7 @@ describe(`multi-instance: two servers on one ${PG_BASE ? 'PostgreSQL database' :
       { name: 'multi-d.csv', rows: 20000, body: csvFile(20000, 'Multi D', Date.UTC(2013, 0, 1) + day) },
     ];
     const before0 = await entryTotal(adminA);
+    assert.equal(before0, 0, 'the administrator has no entries before the imports');
 
     const ids = [];
     for (const f of files) {

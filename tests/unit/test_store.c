@@ -400,6 +400,13 @@ static void test_entries_and_catalog(void **state)
 		}
 	}
 
+	/* an entry may start at the epoch itself (0 is a time, not "none") */
+	in.user_id = uid;
+	in.start_at = 0;
+	in.end_at = 60;
+	in.n_tags = 0;
+	assert_int_equal(entries_insert(f->c, &in, &e1, &err), 0);
+
 	/* the schema refuses an entry that ends before it starts */
 	in.user_id = uid;
 	in.start_at = 500;
