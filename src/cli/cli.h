@@ -69,7 +69,10 @@ int cmd_token(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
-/* Links (or copies) src to dst (dst must not exist). 0 or -1 with errno. */
-int cli_copy_file(const char *src, const char *dst);
+/*
+ * Copies src to dst (dst must not exist); with may_link a hard link is made
+ * instead when both are on one file system. 0 or -1 with errno.
+ */
+int cli_copy_file(const char *src, const char *dst, bool may_link);
 
 #endif

@@ -268,14 +268,14 @@ char *cli_read_password(bool from_stdin, bool confirm)
 	return a;
 }
 
-/* Links src to dst when they share a file system, else copies it. */
-int cli_copy_file(const char *src, const char *dst)
+/* Copies src to dst, or hard-links it when allowed and possible (see cli.h). */
+int cli_copy_file(const char *src, const char *dst, bool may_link)
 {
 	char buf[1 << 16];
 	int in, out, rc = 0;
 	ssize_t n;
 
-	if (link(src, dst) == 0)
+	if (may_link && link(src, dst) == 0)
 		return 0;
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)

@@ -206,7 +206,8 @@ int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	snprintf(src, sizeof(src), "%s/exports/%s", cfg.data_dir, r.file_name);
-	if (cli_copy_file(src, out)) {
+	/* A copy: the user's file must not change the stored export. */
+	if (cli_copy_file(src, out, false)) {
 		fprintf(stderr, "timetracker: cannot write %s: %s\n", out, strerror(errno));
 		export_rec_release(&r);
 		rc = EXIT_FAILED;

@@ -205,7 +205,7 @@ static int import_csv(store *s, const char *file, struct cli_opt *opts, bool cli
 		if (!rc) {
 			snprintf(rel, sizeof(rel), "uploads/import-%lld.csv", (long long)id);
 			abs = xasprintf("%s/%s", cfg.data_dir, rel);
-			if (cli_copy_file(file, abs)) {
+			if (cli_copy_file(file, abs, true)) {
 				rc = tt_error_set(&err, TT_EIO, NULL, NULL, "cannot stage %s in %s/uploads: %s",
 						  file, cfg.data_dir, strerror(errno));
 			}

@@ -644,25 +644,24 @@ int dt_parse_interval(const char *s, int64_t *seconds)
 
 int dt_parse_bound(const char *s, const tz_zone *z, bool is_end, int64_t *out, const char **msg)
 {
-	size_t len = strlen(s);
+	dt_parsed p;
 	int64_t days, utc;
 	bool overlap;
 	int rc;
 
-	if (len == 10 && s[4] == '-') {
-		if (dt_parse_date(s, len, &days)) {
-			if (msg)
-				*msg = "expected a date YYYY-MM-DD or an ISO 8601 date-time";
-			return DT_ERANGE;
-		}
+	rc = dt_parse(s, strlen(s), DT_ORDER_NONE, &p, msg);
+	if (rc)
+		return rc;
+	if (p.date_only) {
+		/* A whole calendar day (2024-01-16, 16.01.2024, 16/01/2024) in zone z. */
+		days = p.wall / 86400;
 		if (is_end)
 			days++;
 		tz_local_to_utc(z, days * 86400, &utc);
 		*out = utc;
 		return DT_OK;
 	}
-	rc = dt_parse_instant(s, DT_ORDER_NONE, z, &utc, &overlap, msg);
-	if (rc)
+	if ((rc = dt_resolve(&p, z, &utc, &overlap)))
 		return rc;
 	*out = is_end ? utc + 1 : utc;
 	return DT_OK;

@@ -146,6 +146,9 @@ static int run_export(job *j, bool gdpr)
 			goto fail_quiet;
 		}
 	}
+	/* Running from here on (a GDPR export lists itself as such). */
+	if (exports_mark_started(j->c, er.id, 0, &err))
+		goto fail;
 	/* The snapshot: one read transaction on a connection of its own. */
 	rc_conn = store_conn_new(j->s, &err);
 	if (!rc_conn || store_begin(rc_conn, STORE_TX_READ, &err))

@@ -613,6 +613,9 @@ static void test_bounds(void **state)
 	}
 	assert_int_equal(dt_parse_bound("2024-01-15T10:00:00Z", utc, true, &t, NULL), DT_OK);
 	assert_int_equal(t, 1705312801); /* an instant end includes its second */
+	/* any date-only spelling is a whole day */
+	assert_int_equal(dt_parse_bound("11.03.2024", berlin, true, &t, NULL), DT_OK);
+	assert_int_equal(t, 1710198000);
 	assert_int_not_equal(dt_parse_bound("2024-02-30", utc, false, &t, NULL), DT_OK);
 	assert_int_not_equal(dt_parse_bound("yesterday", utc, false, &t, NULL), DT_OK);
 }
