@@ -103,8 +103,8 @@ describe(`multi-instance: two servers on one ${PG_BASE ? 'PostgreSQL database' :
     assertStatus(await sameSession(viaB, A.url).get('/api/me'), 200, 'session from B used on A');
 
     assertStatus(await onB.req('POST', '/logout'), 200, 'logout on B');
-    const after = await u.client.get('/api/me');
-    assert.equal(after.status, 401, `a session ended on B must be gone on A too: ${after.status} ${after.text.slice(0, 200)}`);
+    const gone = await u.client.get('/api/me');
+    assert.equal(gone.status, 401, `a session ended on B must be gone on A too: ${gone.status} ${gone.text.slice(0, 200)}`);
   });
 
   it('imports submitted to A, followed on B: every row stored exactly once', { timeout: 120000 }, async () => {

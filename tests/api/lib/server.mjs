@@ -176,7 +176,9 @@ export async function startServer(opts = {}) {
   }
   if (!port) {
     proc.kill('SIGKILL');
-    await Promise.race([exited, unrefSleep(2000)]);
+    // A process that never started has no 'exit' to wait for (and an unref'd
+    // timer alone would let the event loop end and cancel the test silently).
+    if (!spawnError) await Promise.race([exited, sleep(2000)]);
     if (ownDir) await fsp.rm(dataDir, { recursive: true, force: true });
     throw new Error(
       `server did not report "listening on http://127.0.0.1:PORT" within ${START_TIMEOUT_MS} ms` +
