@@ -120,8 +120,12 @@ static int pg_conn_open(store *s, store_conn *c, tt_error *err)
 		free(p);
 		return TT_EBUSY;
 	}
+	/*
+	 * lock_timeout: waiting more than 10 s for the write lock answers 503,
+	 * as SQLite's busy timeout does (a URL option can override it).
+	 */
 	r = PQexec(p->pg, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
-			  " SET client_min_messages = warning");
+			  " SET client_min_messages = warning; SET lock_timeout = '10s'");
 	PQclear(r);
 	c->drv = p;
 	return 0;
