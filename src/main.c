@@ -25,6 +25,7 @@ static const struct command {
 	{ "token", cmd_token, "create, list or revoke API tokens" },
 	{ "import", cmd_import, "import CSV files; import status, history and undo" },
 	{ "export", cmd_export, "export a user's data (GDPR) or filtered entries to a file" },
+	{ "backup", cmd_backup, "create, verify or restore a backup of the whole instance" },
 	{ NULL, NULL, NULL },
 };
 

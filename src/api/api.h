@@ -61,6 +61,13 @@ void h_export_download(http_req *req);
 void h_export_delete(http_req *req);
 void h_export_history(http_req *req);
 
+void h_export_backup(http_req *req);
+
+/* backup.c */
+void h_backup_verify(http_req *req);
+void h_backup_restore(http_req *req);
+void h_backup_restore_status(http_req *req);
+
 /* pages.c */
 void h_healthz(http_req *req);
 void h_login_page(http_req *req);

@@ -165,6 +165,19 @@ void h_export_filtered(http_req *req)
 	export_filters_release(&ef);
 }
 
+void h_export_backup(http_req *req)
+{
+	static const char *const keys[] = { NULL };
+	tt_error err;
+
+	tt_error_init(&err);
+	if (in_only_keys(req->json, keys, &err)) {
+		http_reply_tt_error(req, &err);
+		return;
+	}
+	start_export(req, "backup", "ttbackup", "ttbackup", EXPORT_JOB_BACKUP, NULL);
+}
+
 void h_export_status(http_req *req)
 {
 	export_rec r;

@@ -50,5 +50,10 @@ const route api_routes[] = {
 	{ "GET", "/api/export/download/{id}", h_export_download, R_AUTH },
 	{ "GET", "/api/export/history", h_export_history, R_AUTH },
 	{ "DELETE", "/api/export/{id}", h_export_delete, API },
+
+	{ "POST", "/api/export/backup", h_export_backup, R_ADMIN | R_CSRF | R_JSON },
+	{ "POST", "/api/backup/verify", h_backup_verify, R_ADMIN | R_CSRF | R_UPLOAD },
+	{ "POST", "/api/backup/restore", h_backup_restore, R_ADMIN | R_CSRF | R_UPLOAD },
+	{ "GET", "/api/backup/restore/{id}", h_backup_restore_status, R_ADMIN },
 	{ NULL, NULL, NULL, 0 },
 };

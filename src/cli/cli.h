@@ -68,6 +68,7 @@ int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 
 /*
  * Copies src to dst (dst must not exist); with may_link a hard link is made

@@ -153,7 +153,7 @@ static int mkdir_p(const char *path, mode_t mode)
 
 int cli_make_dirs(void)
 {
-	static const char *subdirs[] = { "uploads", "exports", NULL };
+	static const char *subdirs[] = { "uploads", "exports", "backups", NULL };
 
 	for (const char **d = subdirs; *d; d++) {
 		char *path = xasprintf("%s/%s", cfg.data_dir, *d);

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "backup/backup.h"
 #include "exports/export.h"
 #include "imports/import.h"
 #include "jobs/jobs.h"
@@ -78,6 +79,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	imports_register_jobs();
 	exports_register_jobs();
+	backup_register_jobs();
 	if (jobs_start(s, cfg.workers, cfg.job_stale, &err) || exports_sweeper_start(s, &err)) {
 		jobs_stop();
 		store_close(s);

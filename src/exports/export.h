@@ -110,6 +110,7 @@ json_t *export_entry_json(const entry_rec *e);
 
 #define EXPORT_JOB_FILTERED "export_filtered"
 #define EXPORT_JOB_GDPR "export_gdpr"
+#define EXPORT_JOB_BACKUP "export_backup"
 
 void exports_register_jobs(void);
 

@@ -19,11 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup/backup.h"
 #include "core/datetime.h"
 #include "exports/export.h"
 #include "exports/filters.h"
 #include "jobs/jobs.h"
 #include "store/exports.h"
+#include "store/migrate.h"
 #include "store/users.h"
 #include "util/alloc.h"
 #include "util/config.h"
@@ -105,9 +107,12 @@ static json_t *export_info(const export_rec *er, const user_rec *u, const char *
 			 "1.0");
 }
 
-/* Runs an export job of either kind. */
-static int run_export(job *j, bool gdpr)
+enum export_kind { EXP_FILTERED, EXP_GDPR, EXP_BACKUP };
+
+/* Runs an export job of any kind. */
+static int run_export(job *j, enum export_kind kind)
 {
+	bool gdpr = kind != EXP_FILTERED;
 	struct run run = { 0 };
 	struct export_filters ef;
 	export_rec er;
@@ -153,7 +158,12 @@ static int run_export(job *j, bool gdpr)
 	rc_conn = store_conn_new(j->s, &err);
 	if (!rc_conn || store_begin(rc_conn, STORE_TX_READ, &err))
 		goto fail;
-	if (gdpr) {
+	if (kind == EXP_BACKUP) {
+		entry_filter f;
+
+		entry_filter_init(&f); /* every entry of every user */
+		rc = entries_count(rc_conn, &f, &total, &seconds, &err);
+	} else if (gdpr) {
 		entry_filter f;
 
 		entry_filter_init(&f);
@@ -166,7 +176,16 @@ static int run_export(job *j, bool gdpr)
 		goto fail;
 	if (sink_open(path, &sink, &err))
 		goto fail;
-	if (gdpr) {
+	if (kind == EXP_BACKUP) {
+		int64_t counts[BACKUP_MAX_TABLES] = { 0 };
+		int version = 0;
+
+		if (migrate_current(j->s, &version, &err) ||
+		    backup_write(rc_conn, sink, version, store_engine_name(j->s), counts, &err))
+			goto fail;
+		for (int i = 0; i < backup_table_count(); i++)
+			records += counts[i];
+	} else if (gdpr) {
 		if (export_gdpr_write(rc_conn, u.id, !strcmp(er.export_format, "zip"), sink, &records,
 				      &err))
 			goto fail;
@@ -245,12 +264,17 @@ out:
 
 static int run_filtered(job *j)
 {
-	return run_export(j, false);
+	return run_export(j, EXP_FILTERED);
 }
 
 static int run_gdpr(job *j)
 {
-	return run_export(j, true);
+	return run_export(j, EXP_GDPR);
+}
+
+static int run_backup(job *j)
+{
+	return run_export(j, EXP_BACKUP);
 }
 
 static void abandon_export(store_conn *c, int64_t ref_id, const char *reason)
@@ -274,10 +298,19 @@ static const struct job_kind gdpr_kind = {
 	.cancel_queued = NULL,
 };
 
+static const struct job_kind backup_kind = {
+	.name = EXPORT_JOB_BACKUP,
+	.resumable = true,
+	.run = run_backup,
+	.abandon = abandon_export,
+	.cancel_queued = NULL,
+};
+
 void exports_register_jobs(void)
 {
 	jobs_register(&filtered_kind);
 	jobs_register(&gdpr_kind);
+	jobs_register(&backup_kind);
 }
 
 /* ---- expiry ---- */

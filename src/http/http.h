@@ -126,6 +126,13 @@ struct http_req {
 	struct http_arena_block *arena;
 };
 
+/*
+ * Maintenance mode (a restore replacing the data): unsafe requests and
+ * sign-ins answer 503 with Retry-After; reads go on.
+ */
+void http_set_maintenance(bool on);
+bool http_in_maintenance(void);
+
 /* The value of upload field name, or NULL. */
 const char *http_upload_field(http_req *req, const char *name);
 

@@ -453,6 +453,18 @@ static bool csrf_ok(http_req *req, const char *given)
 	return given && *given && crypto_str_equal(given, req->session.csrf_token);
 }
 
+static atomic_bool maintenance;
+
+void http_set_maintenance(bool on)
+{
+	atomic_store(&maintenance, on);
+}
+
+bool http_in_maintenance(void)
+{
+	return atomic_load(&maintenance);
+}
+
 /* Header phase: everything that can be decided before the body arrives. */
 static void dispatch_headers(struct http_server *srv, http_req *req)
 {
@@ -481,6 +493,13 @@ static void dispatch_headers(struct http_server *srv, http_req *req)
 		req->is_form = true;
 	/* Errors are JSON for the API and for non-form posts, HTML for pages and forms. */
 	req->api = req->api || (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") && !req->is_form);
+
+	if (atomic_load(&maintenance) && is_unsafe(req->method)) {
+		http_add_header(req, "Retry-After", "30");
+		http_reply_error(req, 503, "maintenance", NULL,
+				 "a restore is replacing the data; try again in a moment");
+		return;
+	}
 
 	tt_error_init(&err);
 	req->db = store_conn_get(srv->store, &err);

@@ -192,7 +192,7 @@ static int run_claimed(store *s, store_conn *c, job_rec *r, job_progress_fn prog
 		}
 		break;
 	default:
-		jobq_finish(c, j.id, "failed", NULL, &err);
+		jobq_finish(c, j.id, "failed", j.error[0] ? j.error : NULL, &err);
 		result = JOB_FAILED;
 	}
 	log_info("job %lld: %s %lld %s", (long long)j.id, k->name, (long long)j.ref_id,

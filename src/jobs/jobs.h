@@ -49,6 +49,7 @@ struct job {
 	void *progress_ctx;
 	int64_t last_cancel_check_ns;
 	bool cancel_seen;
+	char error[512];        /* job code may say why it failed (kept with the job) */
 };
 
 struct job_kind {

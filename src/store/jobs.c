@@ -10,7 +10,7 @@
 #include "store/store_int.h"
 #include "util/alloc.h"
 
-#define JOB_COLS "id, kind, ref_id, checkpoint, attempts, state, cancel_requested, pinned_to"
+#define JOB_COLS "id, kind, ref_id, checkpoint, attempts, state, cancel_requested, pinned_to, error"
 
 static void read_job(store_stmt *st, job_rec *j)
 {
@@ -26,12 +26,15 @@ static void read_job(store_stmt *st, job_rec *j)
 	snprintf(j->state, sizeof(j->state), "%s", store_col_text(st, 5));
 	j->cancel_requested = store_col_bool(st, 6);
 	snprintf(j->pinned_to, sizeof(j->pinned_to), "%s", pin ? pin : "");
+	j->error = store_col_text(st, 8) ? xstrdup(store_col_text(st, 8)) : NULL;
 }
 
 void job_rec_release(job_rec *j)
 {
 	free(j->checkpoint);
+	free(j->error);
 	j->checkpoint = NULL;
+	j->error = NULL;
 }
 
 int jobq_insert(store_conn *c, const char *kind, int64_t ref_id, const char *pinned_to,

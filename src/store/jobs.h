@@ -21,6 +21,7 @@ typedef struct job_rec {
 	char state[16];
 	bool cancel_requested;
 	char pinned_to[64];
+	char *error;        /* why it failed (malloc'ed) or NULL */
 } job_rec;
 
 /* Queues a job (inside the caller's transaction, if any). pinned_to may be NULL. */

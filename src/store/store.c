@@ -485,3 +485,8 @@ int store_copy_in(store_conn *c, const char *sql, const char *data, size_t len, 
 		return tt_error_set(err, TT_EINTERNAL, NULL, NULL, "bulk load is not supported here");
 	return c->s->be->copy_in(c, sql, data, len, err);
 }
+
+enum store_engine store_engine_of(const store_conn *c)
+{
+	return c->s->be->engine;
+}

@@ -53,6 +53,8 @@ int store_open(const char *url, store **out, tt_error *err);
 void store_close(store *s);
 
 enum store_engine store_engine(const store *s);
+/* The engine of the store a connection belongs to. */
+enum store_engine store_engine_of(const store_conn *c);
 const char *store_engine_name(const store *s);
 
 /*
