@@ -50,6 +50,7 @@ struct pg_stmt {
 	PGresult *row;         /* the current row, single-row mode */
 	bool running;          /* sent, results pending */
 	bool done;
+	bool interrupted;      /* another statement took the connection mid-read */
 };
 
 static struct pg_conn *PC(store_conn *c)
@@ -144,6 +145,8 @@ static void drain(store_conn *c)
 			PQclear(ps->row);
 			ps->row = NULL;
 		}
+		/* Rows were still coming: its next step must fail, not end quietly. */
+		ps->interrupted = ps->running;
 		ps->running = false;
 		ps->done = true;
 		p->active = NULL;
@@ -359,6 +362,9 @@ static int pg_step(store_stmt *st, tt_error *err)
 	PGresult *r;
 	int rc;
 
+	if (ps->interrupted)
+		return tt_error_set(err, TT_EINTERNAL, "database_error", NULL,
+				    "a query was interrupted by another on the same connection");
 	if (ps->done)
 		return STORE_DONE;
 	if (!ps->running) {
@@ -381,7 +387,7 @@ static int pg_step(store_stmt *st, tt_error *err)
 	}
 	r = PQgetResult(p->pg);
 	if (!r) {
-		ps->running = false;
+		ps->running = false; /* (checked before any drain below) */
 		ps->done = true;
 		p->active = NULL;
 		return STORE_DONE;
@@ -396,12 +402,14 @@ static int pg_step(store_stmt *st, tt_error *err)
 
 		p->changes = n && *n ? strtoll(n, NULL, 10) : 0;
 		PQclear(r);
+		ps->running = false; /* finished by itself: not an interruption */
 		drain(st->conn);
 		return STORE_DONE;
 	}
 	default:
 		rc = map_result(st->conn, r, err);
 		PQclear(r);
+		ps->running = false;
 		drain(st->conn);
 		return rc;
 	}
@@ -465,6 +473,7 @@ static void pg_reset(store_stmt *st)
 	}
 	ps->running = false;
 	ps->done = false;
+	ps->interrupted = false;
 	clear_values(ps);
 }
 
