@@ -565,6 +565,11 @@ void h_import_undo(http_req *req)
 		http_reply_error(req, 409, "conflict", NULL, "the import has already been undone");
 		goto out;
 	}
+	if (!strcmp(r.import_type, "backup")) {
+		http_reply_error(req, 409, "conflict", NULL,
+				 "a restore cannot be undone here; restore its pre-restore backup instead");
+		goto out;
+	}
 	if (store_begin(req->db, STORE_TX_WRITE, &err) ||
 	    imports_edited_count(req->db, r.id, &edited, &err))
 		goto fail;

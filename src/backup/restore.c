@@ -114,13 +114,18 @@ int backup_restore(store *s, store_conn *c, job *j, const char *path, int64_t by
 		backup_report_release(&rep);
 		return rc;
 	}
-	if ((rc = pre_restore_backup(s, pre, sizeof(pre), err))) {
+	/*
+	 * Maintenance from here: no write may land after the pre-restore backup
+	 * (it would be in neither copy), and only one restore runs at a time.
+	 */
+	if (!http_enter_maintenance()) {
 		backup_report_release(&rep);
-		return rc;
+		return tt_error_set(err, TT_ECONFLICT, "conflict", NULL,
+				    "another restore is running; nothing was changed");
 	}
+	if ((rc = pre_restore_backup(s, pre, sizeof(pre), err)))
+		goto out;
 	log_info("restore: verified (%d tables); the current data was saved as backups/%s", n, pre);
-
-	http_set_maintenance(true);
 	if ((rc = store_begin(c, STORE_TX_WRITE, err)))
 		goto out;
 	if ((rc = restore_empty_table(c, "sessions", err)))
@@ -129,6 +134,8 @@ int backup_restore(store *s, store_conn *c, job *j, const char *path, int64_t by
 		if ((rc = restore_empty_table(c, BACKUP_TABLES[i].name, err)))
 			goto fail;
 	if ((rc = backup_read_rows(path, insert_cb, &r, err)))
+		goto fail;
+	if ((rc = restore_end_unfinished(c, err)))
 		goto fail;
 	for (int i = 0; i < n; i++) {
 		const char *first = BACKUP_TABLES[i].columns[0];
@@ -167,6 +174,8 @@ int backup_restore(store *s, store_conn *c, job *j, const char *path, int64_t by
 		summary = json_dumps(sj, JSON_COMPACT);
 		json_decref(sj);
 		rc = imports_create(c, owner, "backup", "restore", NULL, 0, "{}", &import_id, err);
+		if (!rc)
+			rc = imports_mark_started(c, import_id, err);
 		if (!rc)
 			rc = imports_progress(c, import_id, r.rows, r.rows, 0, 0, 0, 0, err);
 		if (!rc)
@@ -218,7 +227,7 @@ static int run_restore(job *j)
 	unlink(path);
 	if (rc) {
 		snprintf(j->error, sizeof(j->error), "%s",
-		         err.rc == TT_EINVAL ? err.msg
+		         err.rc == TT_EINVAL || err.rc == TT_ECONFLICT ? err.msg
 		                             : "the restore failed and nothing was changed; the "
 		                               "server log has the details");
 		json_decref(params);

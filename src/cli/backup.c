@@ -132,8 +132,11 @@ static int backup_restore_cmd(store *s, const char *file)
 
 	tt_error_init(&err);
 	/* by nobody in particular: the history names the restored data's first admin */
-	if (backup_restore(s, c, NULL, file, 0, &result, &err))
-		return cli_fail(&err);
+	if (backup_restore(s, c, NULL, file, 0, &result, &err)) {
+		/* an invalid archive is a failure (1), not a usage error */
+		fprintf(stderr, "timetracker: %s\n", err.msg);
+		return EXIT_FAILED;
+	}
 	if (!cfg.quiet) {
 		char *text = json_dumps(json_object_get(result, "counts"), JSON_COMPACT);
 

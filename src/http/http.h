@@ -132,6 +132,8 @@ struct http_req {
  */
 void http_set_maintenance(bool on);
 bool http_in_maintenance(void);
+/* Enters maintenance mode; false when it already was (another restore runs). */
+bool http_enter_maintenance(void);
 
 /* The value of upload field name, or NULL. */
 const char *http_upload_field(http_req *req, const char *name);

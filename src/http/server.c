@@ -465,6 +465,13 @@ bool http_in_maintenance(void)
 	return atomic_load(&maintenance);
 }
 
+bool http_enter_maintenance(void)
+{
+	bool expected = false;
+
+	return atomic_compare_exchange_strong(&maintenance, &expected, true);
+}
+
 /* Header phase: everything that can be decided before the body arrives. */
 static void dispatch_headers(struct http_server *srv, http_req *req)
 {

@@ -7,6 +7,7 @@
 #include "store/entries.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,82 @@ static void copy_int(struct qb *b, int64_t v, bool zero_is_null)
 	qb_add(b, num);
 }
 
+#define ROWS_PER_INSERT 64
+
+static char multi_insert_sql[8192];
+
+static void build_multi_insert(void)
+{
+	size_t n = (size_t)snprintf(multi_insert_sql, sizeof(multi_insert_sql),
+				    "INSERT INTO time_entries (user_id, project_id, task_id, start_at,"
+				    " end_at, duration_seconds, notes, billable, source, external_id,"
+				    " import_id, created_at, updated_at) VALUES ");
+
+	for (int r = 0; r < ROWS_PER_INSERT; r++)
+		n += (size_t)snprintf(multi_insert_sql + n, sizeof(multi_insert_sql) - n,
+				      "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", r ? ", " : "");
+}
+
+/*
+ * Engines with rowids: multi-row INSERTs of ROWS_PER_INSERT rows. The rows
+ * of one statement get consecutive rowids (no AUTOINCREMENT, and the write
+ * lock is held), so the last id gives them all. A last, shorter chunk goes
+ * row by row (one statement text per chunk size keeps the cache small).
+ */
+static int insert_rows(store_conn *c, const entry_input *in, size_t n, int64_t *ids,
+		       tt_error *err)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	int64_t now = store_now();
+	size_t done = 0;
+	int rc;
+
+	pthread_once(&once, build_multi_insert);
+	while (n - done >= ROWS_PER_INSERT && store_last_insert_id(c) >= 0) {
+		store_stmt *st = store_prepare(c, multi_insert_sql, err);
+		int p = 1;
+		int64_t last;
+
+		if (!st)
+			return err ? err->rc : TT_EIO;
+		for (size_t i = done; i < done + ROWS_PER_INSERT; i++) {
+			const entry_input *e = &in[i];
+
+			store_bind_int64(st, p++, e->user_id);
+			e->project_id ? store_bind_int64(st, p++, e->project_id) : store_bind_null(st, p++);
+			e->task_id ? store_bind_int64(st, p++, e->task_id) : store_bind_null(st, p++);
+			store_bind_int64(st, p++, e->start_at);
+			store_bind_int64(st, p++, e->end_at);
+			store_bind_int64(st, p++, e->end_at - e->start_at);
+			store_bind_text(st, p++, e->notes ? e->notes : "", e->notes ? strlen(e->notes) : 0);
+			store_bind_int64(st, p++, e->billable ? 1 : 0);
+			store_bind_text(st, p++, e->source ? e->source : "manual",
+					strlen(e->source ? e->source : "manual"));
+			e->external_id ? store_bind_text(st, p++, e->external_id, strlen(e->external_id))
+				       : store_bind_null(st, p++);
+			e->import_id ? store_bind_int64(st, p++, e->import_id) : store_bind_null(st, p++);
+			store_bind_int64(st, p++, now);
+			store_bind_int64(st, p++, now);
+		}
+		rc = store_step(st, err);
+		store_stmt_done(st);
+		if (rc < 0)
+			return rc;
+		last = store_last_insert_id(c);
+		for (size_t i = 0; i < ROWS_PER_INSERT; i++)
+			ids[done + i] = last - (ROWS_PER_INSERT - 1) + (int64_t)i;
+		done += ROWS_PER_INSERT;
+	}
+	for (; done < n; done++) {
+		entry_input one = in[done];
+
+		one.defer_tags = true;
+		if ((rc = entries_insert(c, &one, &ids[done], err)))
+			return rc;
+	}
+	return 0;
+}
+
 int entries_insert_many(store_conn *c, const entry_input *in, size_t n, int64_t *ids,
 			tt_error *err)
 {
@@ -429,16 +506,8 @@ int entries_insert_many(store_conn *c, const entry_input *in, size_t n, int64_t 
 	size_t got = 0;
 	int rc;
 
-	if (!store_has_copy(c)) {
-		for (size_t i = 0; i < n; i++) {
-			entry_input one = in[i];
-
-			one.defer_tags = true;
-			if ((rc = entries_insert(c, &one, &ids[i], err)))
-				return rc;
-		}
-		return 0;
-	}
+	if (!store_has_copy(c))
+		return insert_rows(c, in, n, ids, err);
 	if (n == 0)
 		return 0;
 	/* Ids first (the tag links need them), then one COPY of every row. */

@@ -88,3 +88,20 @@ int restore_reset_sequence(store_conn *c, const char *table, tt_error *err)
 	rc = store_run(c, err, sql, "");
 	return rc < 0 ? rc : 0;
 }
+
+int restore_end_unfinished(store_conn *c, tt_error *err)
+{
+	int rc = store_run(c, err,
+			   "UPDATE data_exports SET status = 'failed', completed_at = ?,"
+			   " error_message = 'this export was still running when the backup was taken'"
+			   " WHERE status IN ('pending', 'processing')",
+			   "i", store_now());
+
+	if (rc >= 0)
+		rc = store_run(c, err,
+			       "UPDATE data_imports SET status = 'failed', completed_at = ?,"
+			       " error_message = 'this import was still running when the backup was taken'"
+			       " WHERE status IN ('pending', 'processing')",
+			       "i", store_now());
+	return rc < 0 ? rc : 0;
+}

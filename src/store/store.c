@@ -490,3 +490,8 @@ enum store_engine store_engine_of(const store_conn *c)
 {
 	return c->s->be->engine;
 }
+
+int64_t store_last_insert_id(store_conn *c)
+{
+	return c->s->be->last_insert_id ? c->s->be->last_insert_id(c) : -1;
+}

@@ -113,6 +113,12 @@ bool store_col_bool(store_stmt *st, int col);
 /* Resets the statement and returns it to the connection's cache. NULL ok. */
 void store_stmt_done(store_stmt *st);
 
+/*
+ * The id of the last row inserted on c, for engines with rowids (SQLite),
+ * where the rows of one multi-row INSERT get consecutive ids; -1 elsewhere.
+ */
+int64_t store_last_insert_id(store_conn *c);
+
 /* Rows changed by the last INSERT/UPDATE/DELETE on c. */
 int64_t store_changes(store_conn *c);
 
