@@ -14,6 +14,16 @@
 
 extern const route api_routes[];
 
+/*
+ * The paging and scope of a history listing: limit (1..100, default 20),
+ * offset, and whose rows: the requester's, ?user_id=N (others' only for
+ * admins: 403), or for admins everyone's — by default when admin_all_default,
+ * else with ?all=true (?all=false keeps their own). what names the rows in
+ * the 403 message. Returns 0, or -1 after replying with the error.
+ */
+int api_history_scope(http_req *req, bool admin_all_default, const char *what, int64_t *limit,
+		      int64_t *offset, int64_t *user_id);
+
 /* Shared renderers. */
 json_t *api_time(int64_t t);          /* "YYYY-MM-DDTHH:MM:SSZ", or null for 0 */
 json_t *api_user(const user_rec *u);  /* public profile: never the password hash */

@@ -462,29 +462,12 @@ static int history_cb(void *ctx, const import_rec *r)
 void h_import_history(http_req *req)
 {
 	struct history_ctx h = { req, NULL };
-	int64_t limit = 20, offset = 0, user_id = req->user.id, total = 0;
-	const char *v;
+	int64_t limit, offset, user_id, total = 0;
 	tt_error err;
 
 	tt_error_init(&err);
-	if (((v = http_query(req, "limit")) && q_int("limit", v, 1, 100, &limit, &err)) ||
-	    ((v = http_query(req, "offset")) && q_int("offset", v, 0, INT64_MAX / 2, &offset, &err))) {
-		http_reply_tt_error(req, &err);
+	if (api_history_scope(req, true, "imports", &limit, &offset, &user_id))
 		return;
-	}
-	if ((v = http_query(req, "user_id"))) {
-		if (q_int("user_id", v, 1, INT64_MAX, &user_id, &err)) {
-			http_reply_tt_error(req, &err);
-			return;
-		}
-		if (user_id != req->user.id && !req->user.is_admin) {
-			http_reply_error(req, 403, "forbidden", "user_id",
-					 "only administrators may see other users' imports");
-			return;
-		}
-	} else if (req->user.is_admin && !((v = http_query(req, "all")) && !strcmp(v, "false"))) {
-		user_id = 0; /* admins see everyone's by default */
-	}
 	h.arr = json_array();
 	if (imports_history(req->db, user_id, limit, offset, history_cb, &h, &total, &err)) {
 		json_decref(h.arr);
