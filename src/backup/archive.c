@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "backup/backup.h"
+#include "exports/zipout.h"
 #include "core/datetime.h"
 #include "store/backup.h"
 #include "util/log.h"
@@ -207,116 +208,14 @@ const char *backup_column_types(int table)
 
 /* ---- writing ---- */
 
-struct member_sum {
-	const char *name;
-	int64_t size;
-	char sha256[65];
-};
-
 struct bk_out {
-	struct archive *a;
-	crypto_hash_sha256_state sha; /* of the current member's bytes */
-	int64_t member_size;
-	struct member_sum members[BACKUP_MAX_TABLES];
-	int n_members;
+	zipout z;
 	int64_t rows; /* of the current table */
-	int64_t now;
-	tt_error *err;
-	int failed; /* sticky: the first failure's code */
 };
-
-static int out_fail_archive(struct bk_out *o, const char *what)
-{
-	if (!o->failed) {
-		log_error("backup: %s: %s", what,
-		          o->a && archive_error_string(o->a) ? archive_error_string(o->a) : "?");
-		o->failed =
-		    tt_error_set(o->err, TT_EIO, NULL, NULL, "the backup could not be written");
-	}
-	return o->failed;
-}
-
-static int out_write(struct bk_out *o, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	if (o->failed)
-		return o->failed;
-	crypto_hash_sha256_update(&o->sha, b, n);
-	o->member_size += (int64_t)n;
-	while (n > 0) {
-		la_ssize_t w = archive_write_data(o->a, b, n);
-
-		if (w <= 0)
-			return out_fail_archive(o, "writing a member");
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* The archive's bytes go to the sink. */
-static la_ssize_t zip_write_cb(struct archive *a, void *ctx, const void *buf, size_t n)
-{
-	export_sink *s = ctx;
-
-	if (sink_write(s, buf, n) < 0) {
-		archive_set_error(a, EIO, "cannot write the backup file");
-		return -1;
-	}
-	return (la_ssize_t)n;
-}
-
-/* Starts member name (a static string); size < 0: unknown (streamed). */
-static int member_begin(struct bk_out *o, const char *name, int64_t size)
-{
-	struct archive_entry *ae;
-	int rc;
-
-	if (o->failed)
-		return o->failed;
-	ae = archive_entry_new();
-	archive_entry_set_pathname(ae, name);
-	archive_entry_set_filetype(ae, AE_IFREG);
-	archive_entry_set_perm(ae, 0600);
-	archive_entry_set_mtime(ae, (time_t)o->now, 0);
-	if (size >= 0)
-		archive_entry_set_size(ae, size);
-	else
-		archive_entry_unset_size(ae);
-	rc = archive_write_header(o->a, ae);
-	archive_entry_free(ae);
-	if (rc != ARCHIVE_OK)
-		return out_fail_archive(o, "writing a member header");
-	crypto_hash_sha256_init(&o->sha);
-	o->member_size = 0;
-	return 0;
-}
-
-/* Ends the current member; records its size and hash when listed. */
-static int member_end(struct bk_out *o, const char *name, bool listed)
-{
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	struct member_sum *m;
-
-	if (o->failed)
-		return o->failed;
-	if (archive_write_finish_entry(o->a) != ARCHIVE_OK)
-		return out_fail_archive(o, "finishing a member");
-	if (!listed)
-		return 0;
-	assert(o->n_members < BACKUP_MAX_TABLES);
-	m = &o->members[o->n_members++];
-	crypto_hash_sha256_final(&o->sha, digest);
-	sodium_bin2hex(m->sha256, sizeof(m->sha256), digest, sizeof(digest));
-	m->size = o->member_size;
-	m->name = name;
-	return 0;
-}
 
 static int dump_cb(const char *buf, size_t n, void *ctx)
 {
-	return out_write(ctx, buf, n) ? -1 : 0;
+	return zipout_write(ctx, buf, n) ? -1 : 0;
 }
 
 /* One row: one compact JSON object and "\n". */
@@ -324,8 +223,8 @@ static int row_cb(void *ctx, json_t *row)
 {
 	struct bk_out *o = ctx;
 
-	if (json_dump_callback(row, dump_cb, o, JSON_COMPACT) != 0 || out_write(o, "\n", 1))
-		return out_fail_archive(o, "writing a row");
+	if (json_dump_callback(row, dump_cb, &o->z, JSON_COMPACT) != 0 || zipout_write(&o->z, "\n", 1))
+		return zipout_fail(&o->z, "writing a row");
 	o->rows++;
 	return 0;
 }
@@ -336,7 +235,7 @@ static char *manifest_text(const struct bk_out *o, int schema_version, const cha
 	json_t *m = json_object(), *tables = json_array(), *files = json_array();
 	char when[21], *s;
 
-	dt_format_utc(o->now, when);
+	dt_format_utc(o->z.now, when);
 	json_object_set_new(m, "format_version", json_integer(BACKUP_FORMAT_VERSION));
 	json_object_set_new(m, "schema_version", json_integer(schema_version));
 	json_object_set_new(m, "app_version", json_string(BACKUP_APP_VERSION));
@@ -347,11 +246,11 @@ static char *manifest_text(const struct bk_out *o, int schema_version, const cha
 		    tables, json_pack("{s:s, s:s, s:I}", "name", BACKUP_TABLES[i].name, "member",
 		                      table_members[i], "rows", (json_int_t)counts[i]));
 	json_object_set_new(m, "tables", tables);
-	for (int i = 0; i < o->n_members; i++)
+	for (int i = 0; i < o->z.n_members; i++)
 		json_array_append_new(files,
-		                      json_pack("{s:s, s:I, s:s}", "name", o->members[i].name,
-		                                "size", (json_int_t)o->members[i].size, "sha256",
-		                                o->members[i].sha256));
+		                      json_pack("{s:s, s:I, s:s}", "name", o->z.members[i].name,
+		                                "size", (json_int_t)o->z.members[i].size, "sha256",
+		                                o->z.members[i].sha256));
 	json_object_set_new(m, "files", files);
 	s = json_dumps(m, JSON_INDENT(2));
 	json_decref(m);
@@ -361,7 +260,7 @@ static char *manifest_text(const struct bk_out *o, int schema_version, const cha
 int backup_write(store_conn *c, export_sink *sink, int schema_version, const char *engine,
                  int64_t counts[BACKUP_MAX_TABLES], tt_error *err)
 {
-	struct bk_out o = {.err = err, .now = store_now()};
+	struct bk_out o = {0};
 	char *text = NULL;
 	int rc = 0;
 
@@ -369,27 +268,19 @@ int backup_write(store_conn *c, export_sink *sink, int schema_version, const cha
 	if (!c || !sink || !engine || !store_in_tx(c))
 		return tt_error_set(err, TT_EINTERNAL, NULL, NULL,
 		                    "the backup could not be started");
-	o.a = archive_write_new();
-	if (!o.a)
-		return tt_error_set(err, TT_ENOMEM, NULL, NULL, "out of memory");
-	if (archive_write_set_format_zip(o.a) != ARCHIVE_OK ||
-	    archive_write_zip_set_compression_deflate(o.a) != ARCHIVE_OK ||
-	    /* No padding after the central directory. */
-	    archive_write_set_bytes_in_last_block(o.a, 1) != ARCHIVE_OK ||
-	    archive_write_open(o.a, sink, NULL, zip_write_cb, NULL) != ARCHIVE_OK) {
-		rc = out_fail_archive(&o, "opening the archive");
+	if ((rc = zipout_open(&o.z, sink, true, "backup", "the backup could not be written", 0600,
+			      err)))
 		goto out;
-	}
 
 	for (int i = 0; BACKUP_TABLES[i].name; i++) {
 		const struct backup_table *t = &BACKUP_TABLES[i];
 
 		o.rows = 0;
-		if ((rc = member_begin(&o, table_members[i], -1)) != 0)
+		if ((rc = zipout_begin(&o.z, table_members[i], -1)) != 0)
 			goto out;
 		rc = store_backup_walk(c, t->name, t->columns, table_types[i], row_cb, &o, err);
 		if (rc == 0)
-			rc = member_end(&o, table_members[i], true);
+			rc = zipout_end(&o.z, true);
 		if (rc)
 			goto out;
 		counts[i] = o.rows;
@@ -400,16 +291,14 @@ int backup_write(store_conn *c, export_sink *sink, int schema_version, const cha
 		rc = tt_error_set(err, TT_EINTERNAL, NULL, NULL, "the backup could not be built");
 		goto out;
 	}
-	if ((rc = member_begin(&o, "manifest.json", (int64_t)strlen(text))) != 0 ||
-	    (rc = out_write(&o, text, strlen(text))) != 0 ||
-	    (rc = member_end(&o, "manifest.json", false)) != 0)
+	if ((rc = zipout_begin(&o.z, "manifest.json", (int64_t)strlen(text))) != 0 ||
+	    (rc = zipout_write(&o.z, text, strlen(text))) != 0 ||
+	    (rc = zipout_end(&o.z, false)) != 0)
 		goto out;
-	if (archive_write_close(o.a) != ARCHIVE_OK)
-		rc = out_fail_archive(&o, "closing the archive");
+	rc = zipout_close(&o.z);
 out:
 	free(text);
-	/* archive_write_free closes an open archive: harmless after a failure. */
-	archive_write_free(o.a);
+	zipout_free(&o.z);
 	if (rc > 0) /* a stop value that is not an error code */
 		rc = tt_error_set(err, TT_EINTERNAL, NULL, NULL, "the backup could not be written");
 	return rc;

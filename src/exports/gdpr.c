@@ -31,6 +31,7 @@
 
 #include "core/datetime.h"
 #include "exports/export.h"
+#include "exports/zipout.h"
 #include "store/gdpr.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -39,128 +40,7 @@
 #define GDPR_EXPORT_TYPE    "GDPR Full Data Export"
 #define GDPR_COPY_BUF       (64 * 1024)
 
-/* ---- where bytes go: the sink, or the current archive member ---- */
-
-struct gdpr_member {
-	const char *name;
-	int64_t size;
-	char sha256[65];
-};
-
-#define GDPR_MAX_MEMBERS 16
-
-struct gdpr_out {
-	export_sink *sink;            /* JSON: the destination */
-	struct archive *a;            /* ZIP: the archive (members go through it) */
-	crypto_hash_sha256_state sha; /* of the current member's bytes */
-	int64_t member_size;
-	struct gdpr_member members[GDPR_MAX_MEMBERS];
-	size_t n_members;
-	int64_t now;
-	tt_error *err;
-	int failed; /* sticky: the first failure's code */
-};
-
-static int out_fail_archive(struct gdpr_out *o, const char *what)
-{
-	if (!o->failed) {
-		log_error("gdpr export: %s: %s", what,
-		          o->a && archive_error_string(o->a) ? archive_error_string(o->a) : "?");
-		o->failed =
-		    tt_error_set(o->err, TT_EIO, NULL, NULL, "the export could not be written");
-	}
-	return o->failed;
-}
-
-static int out_write(struct gdpr_out *o, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	if (o->failed)
-		return o->failed;
-	if (n == 0)
-		return 0;
-	if (!o->a) {
-		if (sink_write(o->sink, p, n) < 0)
-			o->failed = tt_error_set(o->err, TT_EIO, NULL, NULL,
-			                         "the export could not be written");
-		return o->failed;
-	}
-	crypto_hash_sha256_update(&o->sha, b, n);
-	o->member_size += (int64_t)n;
-	while (n > 0) {
-		la_ssize_t w = archive_write_data(o->a, b, n);
-
-		if (w <= 0)
-			return out_fail_archive(o, "writing a member");
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int out_puts(struct gdpr_out *o, const char *s)
-{
-	return out_write(o, s, strlen(s));
-}
-
-/* The archive's bytes go to the sink. */
-static la_ssize_t zip_write_cb(struct archive *a, void *ctx, const void *buf, size_t n)
-{
-	export_sink *s = ctx;
-
-	if (sink_write(s, buf, n) < 0) {
-		archive_set_error(a, EIO, "cannot write the export file");
-		return -1;
-	}
-	return (la_ssize_t)n;
-}
-
-/* Starts member name (a static string); size < 0: unknown (streamed). */
-static int member_begin(struct gdpr_out *o, const char *name, int64_t size)
-{
-	struct archive_entry *ae;
-	int rc;
-
-	if (o->failed)
-		return o->failed;
-	assert(o->n_members < GDPR_MAX_MEMBERS);
-	ae = archive_entry_new();
-	archive_entry_set_pathname(ae, name);
-	archive_entry_set_filetype(ae, AE_IFREG);
-	archive_entry_set_perm(ae, 0644);
-	archive_entry_set_mtime(ae, (time_t)o->now, 0);
-	if (size >= 0)
-		archive_entry_set_size(ae, size);
-	else
-		archive_entry_unset_size(ae);
-	rc = archive_write_header(o->a, ae);
-	archive_entry_free(ae);
-	if (rc != ARCHIVE_OK)
-		return out_fail_archive(o, "writing a member header");
-	crypto_hash_sha256_init(&o->sha);
-	o->member_size = 0;
-	o->members[o->n_members].name = name;
-	return 0;
-}
-
-/* Ends the current member; records its size and hash (unless listed is false). */
-static int member_end(struct gdpr_out *o, bool listed)
-{
-	struct gdpr_member *m = &o->members[o->n_members];
-	unsigned char digest[crypto_hash_sha256_BYTES];
-
-	if (o->failed)
-		return o->failed;
-	if (archive_write_finish_entry(o->a) != ARCHIVE_OK)
-		return out_fail_archive(o, "finishing a member");
-	crypto_hash_sha256_final(&o->sha, digest);
-	sodium_bin2hex(m->sha256, sizeof(m->sha256), digest, sizeof(digest));
-	m->size = o->member_size;
-	if (listed)
-		o->n_members++;
-	return 0;
-}
+/* ---- where bytes go: the sink (JSON), or the current archive member (ZIP): zipout.h ---- */
 
 /* ---- JSON helpers ---- */
 
@@ -203,7 +83,7 @@ static json_t *j_parsed(const char *s)
 struct gdpr_job {
 	store_conn *c;
 	int64_t user_id;
-	struct gdpr_out *o;
+	zipout *o;
 	tt_error *err;
 	bool first;       /* no item written yet in the current list */
 	bool import_open; /* an import object waits for its "errors" to close */
@@ -233,26 +113,26 @@ static int put_json(struct gdpr_job *j, json_t *v, bool strip_close)
 	n = strlen(s);
 	if (strip_close && n > 0 && s[n - 1] == '}')
 		n--;
-	rc = out_write(j->o, s, n);
+	rc = zipout_write(j->o, s, n);
 	free(s);
 	return rc;
 }
 
 static int list_begin(struct gdpr_job *j, const char *key)
 {
-	int rc = out_puts(j->o, ",\n\"");
+	int rc = zipout_puts(j->o, ",\n\"");
 
 	if (!rc)
-		rc = out_puts(j->o, key);
+		rc = zipout_puts(j->o, key);
 	if (!rc)
-		rc = out_puts(j->o, "\":[");
+		rc = zipout_puts(j->o, "\":[");
 	j->first = true;
 	return rc;
 }
 
 static int list_item(struct gdpr_job *j, json_t *v)
 {
-	int rc = out_puts(j->o, j->first ? "\n" : ",\n");
+	int rc = zipout_puts(j->o, j->first ? "\n" : ",\n");
 
 	j->first = false;
 	return rc ? (json_decref(v), rc) : put_json(j, v, false);
@@ -260,7 +140,7 @@ static int list_item(struct gdpr_job *j, json_t *v)
 
 static int list_end(struct gdpr_job *j)
 {
-	return out_puts(j->o, j->first ? "]" : "\n]");
+	return zipout_puts(j->o, j->first ? "]" : "\n]");
 }
 
 static int profile_cb(void *ctx, const gdpr_profile *p)
@@ -404,7 +284,7 @@ static int close_import(struct gdpr_job *j)
 	if (!j->import_open)
 		return 0;
 	j->import_open = false;
-	return out_puts(j->o, j->error_first ? "]}" : "\n]}");
+	return zipout_puts(j->o, j->error_first ? "]}" : "\n]}");
 }
 
 static int json_import_cb(void *ctx, const gdpr_import *r)
@@ -434,14 +314,14 @@ static int json_import_cb(void *ctx, const gdpr_import *r)
 	json_object_set_new(o, "completed_at", j_time(r->completed_at));
 	json_object_set_new(o, "undone_at", j_time(r->undone_at));
 	/* The object stays open: its "errors" array streams in after it. */
-	rc = out_puts(j->o, j->first ? "\n" : ",\n");
+	rc = zipout_puts(j->o, j->first ? "\n" : ",\n");
 	j->first = false;
 	if (!rc)
 		rc = put_json(j, o, true);
 	else
 		json_decref(o);
 	if (!rc)
-		rc = out_puts(j->o, ",\"errors\":[");
+		rc = zipout_puts(j->o, ",\"errors\":[");
 	j->import_open = true;
 	j->error_first = true;
 	return rc;
@@ -466,7 +346,7 @@ static json_t *import_error_json(const gdpr_import_error *e, bool with_import)
 static int json_import_error_cb(void *ctx, const gdpr_import_error *e)
 {
 	struct gdpr_job *j = ctx;
-	int rc = out_puts(j->o, j->error_first ? "\n" : ",\n");
+	int rc = zipout_puts(j->o, j->error_first ? "\n" : ",\n");
 
 	j->error_first = false;
 	if (rc)
@@ -497,7 +377,7 @@ static int json_export_cb(void *ctx, const gdpr_export *r)
 /* The whole JSON document into j->o. j->profile is set (consumed here). */
 static int write_json(struct gdpr_job *j)
 {
-	struct gdpr_out *o = j->o;
+	zipout *o = j->o;
 	gdpr_counts counts;
 	entry_filter f;
 	json_t *info;
@@ -515,13 +395,13 @@ static int write_json(struct gdpr_job *j)
 	json_object_set_new(info, "format_version", json_string(GDPR_FORMAT_VERSION));
 	json_object_set_new(info, "record_counts", counts_json(&counts));
 
-	rc = out_puts(o, "{\"export_info\":");
+	rc = zipout_puts(o, "{\"export_info\":");
 	if (!rc)
 		rc = put_json(j, info, false);
 	else
 		json_decref(info);
 	if (!rc)
-		rc = out_puts(o, ",\n\"user_profile\":");
+		rc = zipout_puts(o, ",\n\"user_profile\":");
 	if (!rc)
 		rc = put_json(j, json_incref(j->profile), false);
 
@@ -567,7 +447,7 @@ static int write_json(struct gdpr_job *j)
 	    !(rc = gdpr_exports_walk(j->c, j->user_id, json_export_cb, j, j->err)))
 		rc = list_end(j);
 	if (!rc)
-		rc = out_puts(o, "\n}\n");
+		rc = zipout_puts(o, "\n}\n");
 	if (!rc && o->failed)
 		rc = o->failed;
 	return rc;
@@ -1033,7 +913,7 @@ static const struct gdpr_csv gdpr_csvs[] = {
  */
 static int csv_member(struct gdpr_job *j, export_sink *main_sink, const struct gdpr_csv *csv)
 {
-	struct gdpr_out *o = j->o;
+	zipout *o = j->o;
 	char *path = xasprintf("%s.%s", sink_tmp_path(main_sink), csv->file);
 	char *path_tmp = xasprintf("%s.tmp", path);
 	export_sink *s = NULL;
@@ -1063,7 +943,7 @@ static int csv_member(struct gdpr_job *j, export_sink *main_sink, const struct g
 		rc = tt_error_set(j->err, TT_EIO, NULL, NULL, "the export could not be written");
 		goto out;
 	}
-	if ((rc = member_begin(o, csv->file, size)) != 0)
+	if ((rc = zipout_begin(o, csv->file, size)) != 0)
 		goto out;
 	buf = xmalloc(GDPR_COPY_BUF);
 	for (;;) {
@@ -1079,7 +959,7 @@ static int csv_member(struct gdpr_job *j, export_sink *main_sink, const struct g
 		}
 		if (n == 0)
 			break;
-		if ((rc = out_write(o, buf, (size_t)n)) != 0)
+		if ((rc = zipout_write(o, buf, (size_t)n)) != 0)
 			goto out;
 	}
 	if (o->member_size != size) {
@@ -1087,7 +967,7 @@ static int csv_member(struct gdpr_job *j, export_sink *main_sink, const struct g
 		rc = tt_error_set(j->err, TT_EIO, NULL, NULL, "the export could not be written");
 		goto out;
 	}
-	rc = member_end(o, true);
+	rc = zipout_end(o, true);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -1205,19 +1085,19 @@ static char *readme_text(const char *username, int64_t user_id, int64_t now)
 	return b.p;
 }
 
-static int small_member(struct gdpr_out *o, const char *name, const char *text, bool listed)
+static int small_member(zipout *o, const char *name, const char *text, bool listed)
 {
 	size_t n = strlen(text);
-	int rc = member_begin(o, name, (int64_t)n);
+	int rc = zipout_begin(o, name, (int64_t)n);
 
 	if (!rc)
-		rc = out_write(o, text, n);
+		rc = zipout_write(o, text, n);
 	if (!rc)
-		rc = member_end(o, listed);
+		rc = zipout_end(o, listed);
 	return rc;
 }
 
-static char *manifest_text(const struct gdpr_out *o, int64_t user_id)
+static char *manifest_text(const zipout *o, int64_t user_id)
 {
 	json_t *m = json_object(), *files = json_array();
 	char when[21], *s;
@@ -1226,7 +1106,7 @@ static char *manifest_text(const struct gdpr_out *o, int64_t user_id)
 	json_object_set_new(m, "format_version", json_string(GDPR_FORMAT_VERSION));
 	json_object_set_new(m, "created_at", json_string(when));
 	json_object_set_new(m, "user_id", json_integer(user_id));
-	for (size_t i = 0; i < o->n_members; i++)
+	for (int i = 0; i < o->n_members; i++)
 		json_array_append_new(files,
 		                      json_pack("{s:s, s:I, s:s}", "name", o->members[i].name,
 		                                "size", (json_int_t)o->members[i].size, "sha256",
@@ -1241,24 +1121,16 @@ static char *manifest_text(const struct gdpr_out *o, int64_t user_id)
 
 static int write_zip(struct gdpr_job *j, export_sink *sink)
 {
-	struct gdpr_out *o = j->o;
+	zipout *o = j->o;
 	char *text = NULL;
 	int rc;
 
-	o->a = archive_write_new();
-	if (!o->a)
-		return tt_error_set(j->err, TT_ENOMEM, NULL, NULL, "out of memory");
-	if (archive_write_set_format_zip(o->a) != ARCHIVE_OK ||
-	    archive_write_zip_set_compression_deflate(o->a) != ARCHIVE_OK ||
-	    /* No padding after the central directory. */
-	    archive_write_set_bytes_in_last_block(o->a, 1) != ARCHIVE_OK ||
-	    archive_write_open(o->a, sink, NULL, zip_write_cb, NULL) != ARCHIVE_OK) {
-		rc = out_fail_archive(o, "opening the archive");
+	if ((rc = zipout_open(o, sink, true, "gdpr export", "the export could not be written", 0644,
+			      j->err)))
 		goto out;
-	}
 
-	if ((rc = member_begin(o, "export.json", -1)) != 0 || (rc = write_json(j)) != 0 ||
-	    (rc = member_end(o, true)) != 0)
+	if ((rc = zipout_begin(o, "export.json", -1)) != 0 || (rc = write_json(j)) != 0 ||
+	    (rc = zipout_end(o, true)) != 0)
 		goto out;
 	for (size_t i = 0; i < GDPR_N_CSV; i++)
 		if ((rc = csv_member(j, sink, &gdpr_csvs[i])) != 0)
@@ -1275,20 +1147,17 @@ static int write_zip(struct gdpr_job *j, export_sink *sink)
 	}
 	if ((rc = small_member(o, "manifest.json", text, false)) != 0)
 		goto out;
-	if (archive_write_close(o->a) != ARCHIVE_OK)
-		rc = out_fail_archive(o, "closing the archive");
+	rc = zipout_close(o);
 out:
 	free(text);
-	/* archive_write_free closes an open archive: harmless after a failure. */
-	archive_write_free(o->a);
-	o->a = NULL;
+	zipout_free(o);
 	return rc;
 }
 
 int export_gdpr_write(store_conn *c, int64_t user_id, bool zip, export_sink *sink, int64_t *records,
                       tt_error *err)
 {
-	struct gdpr_out out = {.sink = sink, .err = err, .now = store_now()};
+	zipout out;
 	struct gdpr_job j = {.c = c, .user_id = user_id, .o = &out, .err = err};
 	int rc;
 
@@ -1297,6 +1166,7 @@ int export_gdpr_write(store_conn *c, int64_t user_id, bool zip, export_sink *sin
 	if (!c || !sink)
 		return tt_error_set(err, TT_EINTERNAL, NULL, NULL,
 		                    "the export could not be started");
+	zipout_open(&out, sink, false, "gdpr export", "the export could not be written", 0644, err);
 	rc = gdpr_profile_get(c, user_id, profile_cb, &j, err);
 	if (rc == 0)
 		rc = zip ? write_zip(&j, sink) : write_json(&j);
