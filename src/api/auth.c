@@ -42,9 +42,15 @@ json_t *api_user(const user_rec *u)
 /* A redirect target is only followed when it is a path on this site. */
 static const char *safe_next(const char *next)
 {
-	if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strchr(next, '\r') ||
-	    strchr(next, '\n'))
+	if (!next || next[0] != '/' || next[1] == '/')
 		return "/";
+	/*
+	 * No control characters (browsers drop TAB and newlines, turning
+	 * "/\t/evil" into "//evil") and no backslash (read as a slash).
+	 */
+	for (const unsigned char *p = (const unsigned char *)next; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			return "/";
 	return next;
 }
 

@@ -503,7 +503,7 @@ void h_import_cancel(http_req *req)
 			http_reply_tt_error(req, &err);
 			return;
 		}
-	} else {
+	} else if (!strcmp(r.import_type, "csv") && !strcmp(r.status, "pending")) {
 		/* A wizard import that was never started: its upload goes too. */
 		imports_finish(req->db, r.id, "cancelled", NULL, NULL, &err);
 		if (r.file_name) {
@@ -512,6 +512,11 @@ void h_import_cancel(http_req *req)
 			snprintf(path, sizeof(path), "%s/%s", cfg.data_dir, r.file_name);
 			unlink(path);
 		}
+	} else {
+		http_reply_error(req, 409, "conflict", NULL, "this import cannot be cancelled (%s)",
+				 r.status);
+		import_rec_release(&r);
+		return;
 	}
 	import_rec_release(&r);
 	if (imports_get(req->db, req->params[0], &r, &err) == 0) {

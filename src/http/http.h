@@ -122,6 +122,7 @@ struct http_req {
 	bool csrf_deferred;
 	bool receiving;            /* headers seen, body not complete */
 	bool discard;              /* replied early: read and drop the body, then answer */
+	int64_t dropped;           /* body bytes read and dropped after a limit was hit */
 	bool api;
 	struct http_arena_block *arena;
 };

@@ -241,20 +241,58 @@ static void html_escape(char *out, size_t size, const char *s)
 	out[n] = '\0';
 }
 
+/*
+ * Makes s valid UTF-8 in place: a sequence cut by truncation is dropped,
+ * any other invalid byte becomes '?'. (Messages quote user input.)
+ */
+static void utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+		int ok = len > 0;
+
+		for (int i = 1; ok && i < len; i++)
+			ok = (p[i] & 0xC0) == 0x80;
+		if (ok && len == 2 && *p < 0xC2)
+			ok = 0; /* overlong */
+		if (!ok) {
+			bool cut = true;
+
+			for (unsigned char *q = p + 1; *q && cut; q++)
+				cut = (*q & 0xC0) == 0x80;
+			if (len > 1 && cut && strlen((char *)p) < (size_t)len) {
+				*p = '\0'; /* a character cut at the end */
+				return;
+			}
+			*p++ = '?';
+			continue;
+		}
+		p += len;
+	}
+}
+
 void http_reply_error(http_req *req, int status, const char *code, const char *field,
 		      const char *fmt, ...)
 {
-	char msg[600];
+	char msg[600], fld[80];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_sanitize(msg);
+	snprintf(fld, sizeof(fld), "%s", field ? field : "");
+	utf8_sanitize(fld);
 	if (req->api) {
 		json_t *o = json_pack("{s:b, s:s, s:s}", "success", 0, "error", msg, "code", code);
 
-		if (field && *field)
-			json_object_set_new(o, "field", json_string(field));
+		if (!o) /* cannot happen after sanitizing; never turn a 4xx into a 500 */
+			o = json_pack("{s:b, s:s, s:s}", "success", 0, "error", "request failed", "code",
+				      code);
+		if (fld[0])
+			json_object_set_new(o, "field", json_string(fld));
 		http_reply_json(req, status, o);
 	} else {
 		char esc[1300];
@@ -721,8 +759,9 @@ static enum MHD_Result upload_iter(void *cls, enum MHD_ValueKind kind, const cha
 		struct http_header *h = NULL;
 		int count = 0;
 
+		/* Newest first: a repeated field's pieces go to its latest copy. */
 		for (struct http_header *f = u->fields; f; f = f->next, count++)
-			if (!strcmp(f->name, key))
+			if (!h && !strcmp(f->name, key))
 				h = f;
 		if (!h || off == 0) {
 			if (count >= UPLOAD_MAX_FIELDS) {
@@ -759,6 +798,14 @@ static void dispatch_body(http_req *req)
 	const route *r = req->route;
 
 	if (r->flags & R_UPLOAD) {
+		if (req->post) {
+			/* A body without its closing boundary is an incomplete upload. */
+			enum MHD_Result complete = MHD_destroy_post_processor(req->post);
+
+			req->post = NULL;
+			if (complete != MHD_YES)
+				upload_fail(req, "the multipart/form-data body is incomplete");
+		}
 		if (req->too_large) {
 			http_reply_error(req, 413, "too_large", NULL,
 					 "the upload is larger than %lld MiB (TT_MAX_UPLOAD_MB)",
@@ -961,8 +1008,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (*upload_data_size) {
 			req->body_len += *upload_data_size;
 			*upload_data_size = 0;
-			/* a chunked body that goes on and on: stop listening */
-			return req->body_len > HTTP_MAX_JSON ? MHD_NO : MHD_YES;
+			/*
+			 * Read up to 16 MiB so the client gets its answer; a
+			 * chunked body beyond that is not waited for (MHD cannot
+			 * answer in the middle of a body: the connection closes).
+			 */
+			return req->body_len <= 16 * HTTP_MAX_JSON ? MHD_YES : MHD_NO;
 		}
 		req->receiving = false;
 		atomic_fetch_sub(&srv->receiving, 1);
@@ -973,6 +1024,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size && req->post) {
+		if (req->upload.failed) {
+			/* Over a limit or broken: drop the rest, but not without end. */
+			req->dropped += (int64_t)*upload_data_size;
+			*upload_data_size = 0;
+			return req->dropped <= 16 * HTTP_MAX_JSON ? MHD_YES : MHD_NO;
+		}
 		if (MHD_post_process(req->post, upload_data, *upload_data_size) != MHD_YES)
 			upload_fail(req, "the multipart/form-data body is malformed");
 		*upload_data_size = 0;
@@ -984,6 +1041,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 		if (req->too_large || req->body_len + n > HTTP_MAX_JSON) {
 			req->too_large = true;
+			req->dropped += (int64_t)n;
+			if (req->dropped > 16 * HTTP_MAX_JSON) {
+				*upload_data_size = 0;
+				return MHD_NO; /* a body that goes on and on: stop listening */
+			}
 		} else {
 			req->body = xrealloc(req->body, req->body_len + n + 1);
 			memcpy(req->body + req->body_len, upload_data, n);

@@ -53,10 +53,18 @@ void log_write(int level, const char *fmt, ...)
 	dt_format_utc((int64_t)now.tv_sec, ts);
 	n = snprintf(line, sizeof(line), "%s %-5s ", ts, names[level]);
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	{
+		int start = n;
+
+		n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+		if (n > (int)sizeof(line) - 2)
+			n = (int)sizeof(line) - 2;
+		/* One event, one line: no control character may forge another. */
+		for (int i = start; i < n; i++)
+			if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+				line[i] = '?';
+	}
 	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	/* One write per line: atomic for pipes up to PIPE_BUF. */
 	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
