@@ -123,6 +123,19 @@ int backup_restore(store *s, store_conn *c, job *j, const char *path, int64_t by
 		return tt_error_set(err, TT_ECONFLICT, "conflict", NULL,
 				    "another restore is running; nothing was changed");
 	}
+	/* Imports and exports must not run across the replacement of their data. */
+	{
+		int64_t busy = 0;
+
+		jobq_count_active(c, BACKUP_JOB_RESTORE, &busy, err);
+		if (busy) {
+			rc = tt_error_set(err, TT_ECONFLICT, "conflict", NULL,
+					  "%lld import or export job(s) are queued or running; wait for them"
+					  " (or cancel them) and restore again; nothing was changed",
+					  (long long)busy);
+			goto out;
+		}
+	}
 	if ((rc = pre_restore_backup(s, pre, sizeof(pre), err)))
 		goto out;
 	log_info("restore: verified (%d tables); the current data was saved as backups/%s", n, pre);

@@ -411,8 +411,13 @@ finish:
 		json_t *summary;
 		char *text;
 
-		if (!store_in_tx(x.c) && store_begin(x.c, STORE_TX_WRITE, &x.err) == 0)
-			(void)0;
+		if (!store_in_tx(x.c) && store_begin(x.c, STORE_TX_WRITE, &x.err)) {
+			/* The database is busy or gone: try the whole file again later. */
+			log_warn("clients import %lld: cannot record its end (%s); it will run again",
+				 (long long)r.id, x.err.msg);
+			result = JOB_INTERRUPTED;
+			goto stopped;
+		}
 		import_result_init(&res);
 		res.total = x.total;
 		res.ok = x.ok;
@@ -423,10 +428,15 @@ finish:
 		summary = import_summary_json(x.c, r.id, &res);
 		text = json_dumps(summary, JSON_COMPACT);
 		json_decref(summary);
-		imports_finish(x.c, r.id, status, text, fatal[0] ? fatal : NULL, &x.err);
+		rc = imports_finish(x.c, r.id, status, text, fatal[0] ? fatal : NULL, &x.err);
 		free(text);
-		if (store_commit(x.c, &x.err))
+		if (rc || store_commit(x.c, &x.err)) {
 			store_rollback(x.c);
+			log_warn("clients import %lld: cannot record its end; it will run again",
+				 (long long)r.id);
+			result = JOB_INTERRUPTED;
+			goto stopped;
+		}
 		log_info("clients import %lld: %s: %lld rows, %lld created, %lld failed, %lld skipped",
 			 (long long)r.id, status, (long long)x.total, (long long)x.ok,
 			 (long long)x.failed, (long long)x.skipped);

@@ -1142,7 +1142,7 @@ int csv_import_run(store_conn *c, int64_t import_id, const user_rec *u, const ch
 		snprintf(res->fatal, sizeof(res->fatal), "cannot resume reading the file");
 		goto finish_fatal_tx;
 	}
-	if (x.mode == MODE_BEST_EFFORT && import_id && !resumed)
+	if (x.mode != MODE_DRY_RUN && import_id && !resumed)
 		if ((rc = imports_mark_started(c, import_id, &x.err)))
 			goto db_error;
 
@@ -1156,7 +1156,9 @@ int csv_import_run(store_conn *c, int64_t import_id, const user_rec *u, const ch
 			snprintf(res->fatal, sizeof(res->fatal), "reading the file failed at line %lld: %s",
 				 (long long)rec.line, csv_status_message(st));
 			if (x.mode == MODE_BEST_EFFORT) {
-				/* rows committed so far stay; the rest is not read */
+				/* the valid rows read so far are stored; the rest is not read */
+				if ((rc = flush_rows(&x)) || (rc = flush_links(&x)))
+					goto db_error;
 				result = JOB_FAILED;
 				goto finish;
 			}

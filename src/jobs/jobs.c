@@ -237,28 +237,38 @@ static void *worker_main(void *arg)
 }
 
 /* Decides the fate of a job whose process stopped beating. */
+struct reap_ctx {
+	store_conn *c;
+	int64_t before;
+};
+
 static int reap_one(void *ctx, const job_rec *j)
 {
-	store_conn *c = ctx;
+	struct reap_ctx *r = ctx;
 	const struct job_kind *k = jobs_kind(j->kind);
+	bool requeue = k && k->resumable && !j->pinned_to[0] && j->attempts < MAX_ATTEMPTS;
 	tt_error err;
 
 	tt_error_init(&err);
-	if (k && k->resumable && !j->pinned_to[0] && j->attempts < MAX_ATTEMPTS) {
+	/* Never our own: this process is alive, whatever its heartbeat says. */
+	if (!strcmp(j->locked_by, jobs_instance()))
+		return 0;
+	/* Only if it is still exactly as seen (another reaper may have been first). */
+	if (jobq_take_orphan(r->c, j, r->before, requeue, &err) != 1)
+		return 0;
+	if (requeue) {
 		log_warn("job %lld (%s %lld): its server stopped; resuming from the last checkpoint",
 			 (long long)j->id, j->kind, (long long)j->ref_id);
-		jobq_requeue(c, j->id, &err);
 		jobs_notify();
 		return 0;
 	}
 	log_warn("job %lld (%s %lld): its server stopped; marking it failed", (long long)j->id,
 		 j->kind, (long long)j->ref_id);
 	if (k && k->abandon)
-		k->abandon(c, j->ref_id,
+		k->abandon(r->c, j->ref_id,
 			   j->pinned_to[0]
 				   ? "the process running this job stopped, and the job can only run where it was started (a command-line import, or one whose credentials were only in that process's memory); start it again"
 				   : "the server running this job stopped and the job cannot be resumed; start it again");
-	jobq_finish(c, j->id, "failed", "orphaned", &err);
 	return 0;
 }
 
@@ -275,9 +285,14 @@ static void *keeper_main(void *arg)
 		if (c) {
 			int64_t now = store_now();
 
-			jobq_heartbeat(c, jobs_instance(), now, &err);
-			/* Our own jobs were just beaten, so only others' can be stale. */
-			jobq_stale(c, now - rt.stale, reap_one, c, &err);
+			struct reap_ctx r = { c, now - rt.stale };
+
+			/*
+			 * Reap others' orphans only when our own heartbeat went
+			 * through (a busy database says nothing about who is alive).
+			 */
+			if (jobq_heartbeat(c, jobs_instance(), now, &err) == 0)
+				jobq_stale(c, r.before, reap_one, &r, &err);
 		}
 		pthread_mutex_lock(&rt.lock);
 		if (!atomic_load(&rt.stopping)) {

@@ -10,7 +10,9 @@
 #include "store/store_int.h"
 #include "util/alloc.h"
 
-#define JOB_COLS "id, kind, ref_id, checkpoint, attempts, state, cancel_requested, pinned_to, error"
+#define JOB_COLS                                                                            \
+	"id, kind, ref_id, checkpoint, attempts, state, cancel_requested, pinned_to, error," \
+	" locked_by, heartbeat_at"
 
 static void read_job(store_stmt *st, job_rec *j)
 {
@@ -27,6 +29,9 @@ static void read_job(store_stmt *st, job_rec *j)
 	j->cancel_requested = store_col_bool(st, 6);
 	snprintf(j->pinned_to, sizeof(j->pinned_to), "%s", pin ? pin : "");
 	j->error = store_col_text(st, 8) ? xstrdup(store_col_text(st, 8)) : NULL;
+	snprintf(j->locked_by, sizeof(j->locked_by), "%s",
+		 store_col_text(st, 9) ? store_col_text(st, 9) : "");
+	j->heartbeat_at = store_col_int64(st, 10);
 }
 
 void job_rec_release(job_rec *j)
@@ -137,6 +142,22 @@ int jobq_requeue(store_conn *c, int64_t id, tt_error *err)
 	return rc < 0 ? rc : 0;
 }
 
+int jobq_take_orphan(store_conn *c, const job_rec *j, int64_t before, bool requeue, tt_error *err)
+{
+	int rc = store_run(c, err,
+			   "UPDATE jobs SET state = ?, locked_by = NULL,"
+			   " finished_at = CASE WHEN ? = 1 THEN NULL ELSE ? END,"
+			   " error = CASE WHEN ? = 1 THEN error ELSE 'orphaned' END"
+			   " WHERE id = ? AND state = 'running' AND COALESCE(locked_by, '') = ?"
+			   " AND (heartbeat_at IS NULL OR heartbeat_at < ?)",
+			   "siiiisi", requeue ? "queued" : "failed", (int64_t)requeue, store_now(),
+			   (int64_t)requeue, j->id, j->locked_by, before);
+
+	if (rc < 0)
+		return rc;
+	return store_changes(c) > 0 ? 1 : 0;
+}
+
 int jobq_get(store_conn *c, int64_t id, job_rec *out, tt_error *err)
 {
 	int rc = one_job(store_query(c, err, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", "i", id),
@@ -196,5 +217,15 @@ int jobq_stale(store_conn *c, int64_t before, int (*cb)(void *ctx, const job_rec
 		job_rec_release(&list[i]);
 	}
 	free(list);
+	return rc < 0 ? rc : 0;
+}
+
+int jobq_count_active(store_conn *c, const char *except_kind, int64_t *n, tt_error *err)
+{
+	int rc = store_query_int64(c, err, n,
+				   "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')"
+				   " AND kind <> ?",
+				   "s", except_kind ? except_kind : "");
+
 	return rc < 0 ? rc : 0;
 }

@@ -22,6 +22,8 @@ typedef struct job_rec {
 	bool cancel_requested;
 	char pinned_to[64];
 	char *error;        /* why it failed (malloc'ed) or NULL */
+	char locked_by[64]; /* the instance running it ("" when none) */
+	int64_t heartbeat_at;
 } job_rec;
 
 /* Queues a job (inside the caller's transaction, if any). pinned_to may be NULL. */
@@ -39,6 +41,13 @@ int jobq_checkpoint(store_conn *c, int64_t id, const char *checkpoint, tt_error 
 int jobq_finish(store_conn *c, int64_t id, const char *state, const char *error, tt_error *err);
 /* Puts a running job back in the queue (keeps its checkpoint). */
 int jobq_requeue(store_conn *c, int64_t id, tt_error *err);
+/*
+ * Takes over an orphaned job seen by jobq_stale, only if it is still as it
+ * was seen: running, locked by the same instance, heartbeat still older than
+ * `before`. requeue: back to the queue, else failed. Returns 1 when taken,
+ * 0 when someone else moved it meanwhile (then leave it alone).
+ */
+int jobq_take_orphan(store_conn *c, const job_rec *j, int64_t before, bool requeue, tt_error *err);
 int jobq_get(store_conn *c, int64_t id, job_rec *out, tt_error *err);
 /* The newest job of kind for ref_id. TT_ENOTFOUND when none. */
 int jobq_get_by_ref(store_conn *c, const char *kind, int64_t ref_id, job_rec *out, tt_error *err);
@@ -49,6 +58,9 @@ int jobq_request_cancel(store_conn *c, int64_t id, tt_error *err);
  */
 int jobq_stale(store_conn *c, int64_t before, int (*cb)(void *ctx, const job_rec *j), void *ctx,
 	       tt_error *err);
+/* Jobs queued or running, other than those of kind except_kind. */
+int jobq_count_active(store_conn *c, const char *except_kind, int64_t *n, tt_error *err);
+
 void job_rec_release(job_rec *j);
 
 #endif

@@ -94,6 +94,10 @@ static int ensure_conn(store_conn *c, tt_error *err)
 {
 	if (PQstatus(PC(c)->pg) == CONNECTION_OK)
 		return 0;
+	/* Inside a transaction the work so far is lost: fail until the caller rolls back. */
+	if (c->in_tx)
+		return tt_error_set(err, TT_EBUSY, "database_unavailable", NULL,
+				    "the database connection was lost; try again shortly");
 	PQreset(PC(c)->pg);
 	if (PQstatus(PC(c)->pg) != CONNECTION_OK)
 		return tt_error_set(err, TT_EBUSY, "database_unavailable", NULL,
@@ -102,7 +106,6 @@ static int ensure_conn(store_conn *c, tt_error *err)
 	for (int i = 0; i < STORE_STMT_BUCKETS; i++)
 		for (store_stmt *st = c->cache[i]; st; st = st->next)
 			((struct pg_stmt *)st->drv)->name[0] = '\0';
-	c->in_tx = false;
 	return 0;
 }
 
@@ -200,7 +203,21 @@ static int pg_begin(store_conn *c, int flags, tt_error *err)
 
 static int pg_commit(store_conn *c, tt_error *err)
 {
-	return exec_simple(c, "COMMIT", err);
+	PGresult *r;
+	int rc = 0;
+
+	if (ensure_conn(c, err))
+		return err ? err->rc : TT_EBUSY;
+	drain(c);
+	r = PQexec(PC(c)->pg, "COMMIT");
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = map_result(c, r, err);
+	else if (strcmp(PQcmdStatus(r), "COMMIT"))
+		/* PostgreSQL answers COMMIT of a failed transaction with ROLLBACK */
+		rc = tt_error_set(err, TT_EIO, "database_error", NULL,
+				  "the transaction failed and was rolled back");
+	PQclear(r);
+	return rc;
 }
 
 static void pg_rollback(store_conn *c)
