@@ -39,11 +39,10 @@ static char *esc(http_req *req, const char *s)
 
 void h_healthz(http_req *req)
 {
-	int64_t one = 0;
 	tt_error err;
 
 	tt_error_init(&err);
-	if (store_query_int64(req->db, &err, &one, "SELECT 1", "") != STORE_ROW || one != 1) {
+	if (store_ping(req->db, &err)) {
 		http_add_header(req, "Retry-After", "5");
 		http_reply_json(req, 503, json_pack("{s:s, s:s}", "status", "unavailable", "database",
 						    "unreachable"));

@@ -15,6 +15,7 @@
 #include "exports/export.h"
 #include "exports/filters.h"
 #include "jobs/jobs.h"
+#include "store/entries.h"
 #include "store/exports.h"
 #include "store/users.h"
 #include "util/alloc.h"
@@ -35,22 +36,20 @@ static void on_sigint(int sig)
 	jobs_cancel_all_here();
 }
 
+static void add_id(void *ctx, int64_t id)
+{
+	json_array_append_new(ctx, json_integer(id));
+}
+
 /* The ids of every project called name (under any client). */
 static int project_ids_by_name(store_conn *c, const char *name, json_t *ids, tt_error *err)
 {
-	store_stmt *st = store_query(c, err, "SELECT id FROM projects WHERE name = ?", "s", name);
-	int rc, found = 0;
+	size_t before = json_array_size(ids);
+	int rc = catalog_project_ids_by_name(c, name, add_id, ids, err);
 
-	if (!st)
-		return err->rc;
-	while ((rc = store_step(st, err)) == STORE_ROW) {
-		json_array_append_new(ids, json_integer(store_col_int64(st, 0)));
-		found++;
-	}
-	store_stmt_done(st);
-	if (rc < 0)
+	if (rc)
 		return rc;
-	if (!found)
+	if (json_array_size(ids) == before)
 		return tt_error_set(err, TT_EINVAL, "invalid_field", "project", "no project named \"%s\"",
 				    name);
 	return 0;

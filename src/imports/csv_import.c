@@ -639,16 +639,10 @@ static int resolve(struct ictx *x, const struct row *r, entry_input *in, int64_t
 /* 1 when the user already has this entry (any source), 0 when not, negative on error. */
 static int is_duplicate(struct ictx *x, const entry_input *in)
 {
-	int64_t one = 0;
-	int rc = store_query_int64(x->c, &x->err, &one,
-				   "SELECT 1 FROM time_entries WHERE user_id = ? AND start_at = ?"
-				   " AND end_at = ? AND project_id = ? AND notes = ? LIMIT 1",
-				   "iiiis", in->user_id, in->start_at, in->end_at, in->project_id,
-				   in->notes);
+	bool found = false;
+	int rc = entries_same_exists(x->c, in, &found, &x->err);
 
-	if (rc < 0)
-		return rc;
-	return rc == STORE_ROW ? 1 : 0;
+	return rc < 0 ? rc : found;
 }
 
 static void add_preview(struct ictx *x, const csv_record *rec, const struct row *r, bool dup)

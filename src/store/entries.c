@@ -803,3 +803,33 @@ int catalog_list(store_conn *c, enum catalog_kind kind, int64_t parent_id, catal
 	store_stmt_done(st);
 	return rc < 0 ? rc : 0;
 }
+
+int entries_same_exists(store_conn *c, const entry_input *in, bool *found, tt_error *err)
+{
+	int64_t one = 0;
+	int rc = store_query_int64(c, err, &one,
+				   "SELECT 1 FROM time_entries WHERE user_id = ? AND start_at = ?"
+				   " AND end_at = ? AND project_id = ? AND notes = ? LIMIT 1",
+				   "iiiis", in->user_id, in->start_at, in->end_at, in->project_id,
+				   in->notes ? in->notes : "");
+
+	if (rc < 0)
+		return rc;
+	*found = rc == STORE_ROW;
+	return 0;
+}
+
+int catalog_project_ids_by_name(store_conn *c, const char *name,
+				void (*cb)(void *ctx, int64_t id), void *ctx, tt_error *err)
+{
+	store_stmt *st = store_query(c, err, "SELECT id FROM projects WHERE name = ? ORDER BY id", "s",
+				     name);
+	int rc;
+
+	if (!st)
+		return err ? err->rc : TT_EIO;
+	while ((rc = store_step(st, err)) == STORE_ROW)
+		cb(ctx, store_col_int64(st, 0));
+	store_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}

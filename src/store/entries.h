@@ -114,6 +114,16 @@ int entries_keys_in_range(store_conn *c, int64_t user_id, int64_t from, int64_t 
 				     const char *notes),
 			  void *ctx, tt_error *err);
 
+/*
+ * True in *found when the user already has an entry (any source) with the
+ * same project, start, end and notes: the duplicate rule of imports.
+ */
+int entries_same_exists(store_conn *c, const entry_input *in, bool *found, tt_error *err);
+
+/* The ids of every project called name (under any client), appended to *ids. */
+int catalog_project_ids_by_name(store_conn *c, const char *name,
+				void (*cb)(void *ctx, int64_t id), void *ctx, tt_error *err);
+
 /* Inserts an entry (inside the caller's transaction, if any). */
 int entries_insert(store_conn *c, const entry_input *in, int64_t *id, tt_error *err);
 /* Replaces every field of entry id owned by in->user_id. TT_ENOTFOUND if not theirs. */

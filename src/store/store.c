@@ -495,3 +495,12 @@ int64_t store_last_insert_id(store_conn *c)
 {
 	return c->s->be->last_insert_id ? c->s->be->last_insert_id(c) : -1;
 }
+
+int store_ping(store_conn *c, tt_error *err)
+{
+	int64_t one = 0;
+
+	if (store_query_int64(c, err, &one, "SELECT 1", "") != STORE_ROW || one != 1)
+		return err && err->rc ? err->rc : TT_EBUSY;
+	return 0;
+}

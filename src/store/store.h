@@ -148,6 +148,9 @@ int store_run(store_conn *c, tt_error *err, const char *sql, const char *fmt, ..
 bool store_has_copy(const store_conn *c);
 int store_copy_in(store_conn *c, const char *sql, const char *data, size_t len, tt_error *err);
 
+/* 0 when the database answers a trivial query (health checks). */
+int store_ping(store_conn *c, tt_error *err);
+
 /* Current time as UTC seconds (one clock for the whole store layer). */
 int64_t store_now(void);
 
