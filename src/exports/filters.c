@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/datetime.h"
+#include "store/imports.h"
 #include "util/alloc.h"
 
 #define IDS_MAX 1000
@@ -52,7 +53,7 @@ static int bad(tt_error *err, const char *field, const char *fmt, const char *de
 #pragma GCC diagnostic pop
 
 /* Reads an array of positive ids that must exist in table (via an existence query). */
-static int id_list(store_conn *c, json_t *filters, const char *key, const char *exists_sql,
+static int id_list(store_conn *c, json_t *filters, const char *key, const char *table,
 		   int64_t **out, size_t *n, tt_error *err)
 {
 	json_t *v = json_object_get(filters, key), *it;
@@ -65,13 +66,15 @@ static int id_list(store_conn *c, json_t *filters, const char *key, const char *
 		return bad(err, key, "%s must be an array of ids%s", "");
 	*out = xmalloc((json_array_size(v) + 1) * sizeof(**out));
 	json_array_foreach(v, i, it) {
-		int64_t one = 0;
+		bool found = true;
+		int rc;
 
 		if (!json_is_integer(it) || json_integer_value(it) <= 0)
 			return bad(err, key, "%s must be an array of positive whole numbers%s", "");
 		(*out)[(*n)++] = json_integer_value(it);
-		if (exists_sql && store_query_int64(c, err, &one, exists_sql, "i",
-						    (int64_t)json_integer_value(it)) != STORE_ROW) {
+		if (table && (rc = catalog_id_exists(c, table, json_integer_value(it), &found, err)))
+			return rc;
+		if (!found) {
 			char name[80];
 
 			snprintf(name, sizeof(name), "filters.%s", key);
@@ -179,16 +182,16 @@ static int parse(store_conn *c, const user_rec *u, json_t *body, struct export_f
 		if (ef->f.has_from && ef->f.has_to && ef->f.to <= ef->f.from)
 			return bad(err, "end_date", "%s must not be before start_date%s", "");
 		if ((rc = id_list(c, filters, "project_ids",
-				  check_ids ? "SELECT 1 FROM projects WHERE id = ?" : NULL, &ef->project_ids,
+				  check_ids ? "projects" : NULL, &ef->project_ids,
 				  &ef->f.n_project_ids, err)) ||
 		    (rc = id_list(c, filters, "client_ids",
-				  check_ids ? "SELECT 1 FROM clients WHERE id = ?" : NULL, &ef->client_ids,
+				  check_ids ? "clients" : NULL, &ef->client_ids,
 				  &ef->f.n_client_ids, err)) ||
 		    (rc = id_list(c, filters, "task_ids",
-				  check_ids ? "SELECT 1 FROM tasks WHERE id = ?" : NULL, &ef->task_ids,
+				  check_ids ? "tasks" : NULL, &ef->task_ids,
 				  &ef->f.n_task_ids, err)) ||
 		    (rc = id_list(c, filters, "user_ids",
-				  check_ids ? "SELECT 1 FROM users WHERE id = ?" : NULL, &ef->user_ids,
+				  check_ids ? "users" : NULL, &ef->user_ids,
 				  &ef->f.n_user_ids, err)))
 			return rc;
 		ef->f.project_ids = ef->project_ids;
@@ -236,17 +239,26 @@ static int parse(store_conn *c, const user_rec *u, json_t *body, struct export_f
 		}
 		v = json_object_get(filters, "import_id");
 		if (v && !json_is_null(v)) {
-			int64_t one = 0;
+			import_rec ir;
+			tt_error e2;
 
 			if (!json_is_integer(v) || json_integer_value(v) <= 0)
 				return bad(err, "import_id", "%s must be a positive whole number%s", "");
 			ef->f.import_id = json_integer_value(v);
 			/* Someone else's import is answered like one that does not exist. */
-			if (check_ids &&
-			    store_query_int64(c, err, &one,
-					      "SELECT 1 FROM data_imports WHERE id = ? AND (user_id = ? OR ? = 1)",
-					      "iii", ef->f.import_id, u->id, (int64_t)u->is_admin) != STORE_ROW)
-				return bad(err, "import_id", "%s: no such import%s", "");
+			if (check_ids) {
+				tt_error_init(&e2);
+				rc = imports_get(c, ef->f.import_id, &ir, &e2);
+				if (rc == 0) {
+					if (ir.user_id != u->id && !u->is_admin)
+						rc = TT_ENOTFOUND;
+					import_rec_release(&ir);
+				}
+				if (rc == TT_ENOTFOUND)
+					return bad(err, "import_id", "%s: no such import%s", "");
+				if (rc)
+					return tt_error_set(err, e2.rc, e2.code, NULL, "%s", e2.msg);
+			}
 		}
 		if ((rc = flag(filters, "include_time_entries", "filters.", &ef->opts.include_entries, err)) ||
 		    (rc = flag(filters, "include_projects", "filters.", &ef->opts.include_projects, err)) ||

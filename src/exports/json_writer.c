@@ -126,73 +126,53 @@ static json_t *text_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/* A project as GET /api/projects shows it. NULL with x->err when the store fails. */
-static int project_json(struct export_ctx *x, int64_t id, json_t **out)
+static int project_cb(void *ctx, const catalog_rec *r)
 {
-	store_stmt *st;
-	int rc;
+	json_t **out = ctx;
 
-	*out = NULL;
-	st = store_query(
-	    x->c, x->err,
-	    "SELECT p.id, p.name, p.client_id, cl.name, p.billable, p.status,"
-	    " p.created_by_import_id"
-	    " FROM projects p LEFT JOIN clients cl ON cl.id = p.client_id WHERE p.id = ?",
-	    "i", id);
-	if (!st)
-		return x->err && x->err->rc ? x->err->rc : TT_EIO;
-	rc = store_step(st, x->err);
-	if (rc == STORE_ROW) {
-		const char *client = store_col_text(st, 3);
-
-		*out = json_object();
-		json_object_set_new(*out, "id", json_integer(store_col_int64(st, 0)));
-		json_object_set_new(*out, "name", text_or_null(store_col_text(st, 1)));
-		json_object_set_new(*out, "client_id", id_or_null(store_col_int64(st, 2)));
-		json_object_set_new(*out, "client", json_string(client ? client : ""));
-		json_object_set_new(*out, "billable", json_boolean(store_col_bool(st, 4)));
-		json_object_set_new(*out, "status", text_or_null(store_col_text(st, 5)));
-		json_object_set_new(*out, "created_by_import_id",
-		                    id_or_null(store_col_int64(st, 6)));
-	}
-	store_stmt_done(st);
-	return rc < 0 ? rc : 0;
+	*out = json_object();
+	json_object_set_new(*out, "id", json_integer(r->id));
+	json_object_set_new(*out, "name", text_or_null(r->name));
+	json_object_set_new(*out, "client_id", id_or_null(r->parent_id));
+	json_object_set_new(*out, "client", json_string(r->parent_name ? r->parent_name : ""));
+	json_object_set_new(*out, "billable", json_boolean(r->billable));
+	json_object_set_new(*out, "status", text_or_null(r->status));
+	json_object_set_new(*out, "created_by_import_id", id_or_null(r->created_by_import_id));
+	return 0;
 }
 
-/* A client as GET /api/clients shows it. */
+/* A project as GET /api/projects shows it; *out NULL when it is gone. */
+static int project_json(struct export_ctx *x, int64_t id, json_t **out)
+{
+	*out = NULL;
+	return catalog_get(x->c, CATALOG_PROJECTS, id, project_cb, out, x->err);
+}
+
+static int client_cb(void *ctx, const catalog_rec *r)
+{
+	json_t **out = ctx;
+	json_t *custom = r->custom_fields ? json_loads(r->custom_fields, 0, NULL) : NULL;
+
+	*out = json_object();
+	json_object_set_new(*out, "id", json_integer(r->id));
+	json_object_set_new(*out, "name", text_or_null(r->name));
+	json_object_set_new(*out, "status", text_or_null(r->status));
+	json_object_set_new(*out, "description", text_or_null(r->description));
+	json_object_set_new(*out, "contact_person", text_or_null(r->contact_person));
+	json_object_set_new(*out, "email", text_or_null(r->email));
+	json_object_set_new(*out, "phone", text_or_null(r->phone));
+	json_object_set_new(*out, "address", text_or_null(r->address));
+	json_object_set_new(*out, "default_hourly_rate", text_or_null(r->default_hourly_rate));
+	json_object_set_new(*out, "custom_fields", custom ? custom : json_object());
+	json_object_set_new(*out, "created_by_import_id", id_or_null(r->created_by_import_id));
+	return 0;
+}
+
+/* A client as GET /api/clients shows it; *out NULL when it is gone. */
 static int client_json(struct export_ctx *x, int64_t id, json_t **out)
 {
-	static const char *const text_cols[] = {
-	    "description", "contact_person", "email", "phone", "address", "default_hourly_rate"};
-	store_stmt *st;
-	int rc;
-
 	*out = NULL;
-	st = store_query(x->c, x->err,
-	                 "SELECT id, name, status, description, contact_person, email, phone,"
-	                 " address, default_hourly_rate, custom_fields, created_by_import_id"
-	                 " FROM clients WHERE id = ?",
-	                 "i", id);
-	if (!st)
-		return x->err && x->err->rc ? x->err->rc : TT_EIO;
-	rc = store_step(st, x->err);
-	if (rc == STORE_ROW) {
-		const char *custom_text = store_col_text(st, 9);
-		json_t *custom = custom_text ? json_loads(custom_text, 0, NULL) : NULL;
-
-		*out = json_object();
-		json_object_set_new(*out, "id", json_integer(store_col_int64(st, 0)));
-		json_object_set_new(*out, "name", text_or_null(store_col_text(st, 1)));
-		json_object_set_new(*out, "status", text_or_null(store_col_text(st, 2)));
-		for (size_t i = 0; i < sizeof(text_cols) / sizeof(text_cols[0]); i++)
-			json_object_set_new(*out, text_cols[i],
-			                    text_or_null(store_col_text(st, 3 + (int)i)));
-		json_object_set_new(*out, "custom_fields", custom ? custom : json_object());
-		json_object_set_new(*out, "created_by_import_id",
-		                    id_or_null(store_col_int64(st, 10)));
-	}
-	store_stmt_done(st);
-	return rc < 0 ? rc : 0;
+	return catalog_get(x->c, CATALOG_CLIENTS, id, client_cb, out, x->err);
 }
 
 static int write_list(struct export_ctx *x, const char *key, const struct id_set *ids,

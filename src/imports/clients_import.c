@@ -21,6 +21,7 @@
 
 #include "imports/csv_reader.h"
 #include "imports/import.h"
+#include "store/entries.h"
 #include "store/imports.h"
 #include "util/alloc.h"
 #include "util/config.h"
@@ -160,24 +161,25 @@ static void detection_key(struct cctx *x, char *const vals[K_N], char *key, size
 	}
 }
 
+static void fields_of(char *const vals[K_N], struct client_fields *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->name = vals[K_NAME];
+	f->description = vals[K_DESC];
+	f->contact_person = vals[K_CONTACT];
+	f->email = vals[K_EMAIL];
+	f->phone = vals[K_PHONE];
+	f->address = vals[K_ADDRESS];
+	f->status = vals[K_STATUS];
+}
+
 static int exists_in_db(struct cctx *x, char *const vals[K_N], bool *found)
 {
-	/* Each detection field compared case-insensitively, NULL counting as "". */
-	static const char *sql =
-		"SELECT 1 FROM clients WHERE (? = 0 OR name = ?)"
-		" AND (? = 0 OR lower(COALESCE(email, '')) = lower(?))"
-		" AND (? = 0 OR lower(COALESCE(phone, '')) = lower(?))"
-		" AND (? = 0 OR lower(COALESCE(contact_person, '')) = lower(?)) LIMIT 1";
-	int64_t one = 0;
-	int rc = store_query_int64(x->c, &x->err, &one, sql, "isisisis", (int64_t)x->detect[K_NAME],
-				   vals[K_NAME], (int64_t)x->detect[K_EMAIL], vals[K_EMAIL],
-				   (int64_t)x->detect[K_PHONE], vals[K_PHONE],
-				   (int64_t)x->detect[K_CONTACT], vals[K_CONTACT]);
+	struct client_fields f;
 
-	if (rc < 0)
-		return rc;
-	*found = rc == STORE_ROW;
-	return 0;
+	fields_of(vals, &f);
+	return catalog_client_match(x->c, &f, x->detect[K_NAME], x->detect[K_EMAIL],
+				    x->detect[K_PHONE], x->detect[K_CONTACT], found, &x->err);
 }
 
 static int one_row(struct cctx *x, const csv_record *rec, char delim)
@@ -273,15 +275,14 @@ static int one_row(struct cctx *x, const csv_record *rec, char delim)
 			custom_text = json_dumps(custom, JSON_COMPACT);
 		json_decref(custom);
 	}
-	rc = store_run(x->c, &x->err,
-		       "INSERT INTO clients (name, description, contact_person, email, phone, address,"
-		       " default_hourly_rate, status, custom_fields, created_by_import_id, created_at)"
-		       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       "sssssssssii", vals[K_NAME], vals[K_DESC][0] ? vals[K_DESC] : NULL,
-		       vals[K_CONTACT][0] ? vals[K_CONTACT] : NULL, vals[K_EMAIL][0] ? vals[K_EMAIL] : NULL,
-		       vals[K_PHONE][0] ? vals[K_PHONE] : NULL, vals[K_ADDRESS][0] ? vals[K_ADDRESS] : NULL,
-		       rate[0] ? rate : NULL, vals[K_STATUS][0] ? vals[K_STATUS] : "active", custom_text,
-		       x->import_id, store_now());
+	{
+		struct client_fields f;
+
+		fields_of(vals, &f);
+		f.default_hourly_rate = rate;
+		f.custom_fields = custom_text;
+		rc = catalog_client_insert(x->c, &f, x->import_id, &x->err);
+	}
 	free(custom_text);
 	if (rc < 0)
 		goto out;

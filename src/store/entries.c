@@ -731,11 +731,90 @@ int catalog_task_get(store_conn *c, int64_t id, int64_t *project_id, tt_error *e
 	return rc < 0 ? rc : 0;
 }
 
+/* Hands each row of a catalogue query (the column order of catalog_list) to cb. */
+static int walk_catalog(store_stmt *st, enum catalog_kind kind, catalog_cb cb, void *ctx,
+			tt_error *err)
+{
+	int rc;
+
+	if (!st)
+		return err ? err->rc : TT_EIO;
+	while ((rc = store_step(st, err)) == STORE_ROW) {
+		catalog_rec r = {
+			.id = store_col_int64(st, 0),
+			.name = store_col_text(st, 1),
+			.parent_id = store_col_int64(st, 2),
+			.parent_name = opt_text(st, 3),
+			.status = store_col_text(st, 4),
+			.billable = store_col_bool(st, 5),
+			.created_by_import_id = store_col_int64(st, 6),
+		};
+
+		if (kind == CATALOG_CLIENTS) {
+			r.description = opt_text(st, 7);
+			r.contact_person = opt_text(st, 8);
+			r.email = opt_text(st, 9);
+			r.phone = opt_text(st, 10);
+			r.address = opt_text(st, 11);
+			r.default_hourly_rate = opt_text(st, 12);
+			r.custom_fields = opt_text(st, 13);
+		}
+		int stop = cb(ctx, &r);
+
+		if (stop) {
+			store_stmt_done(st);
+			return stop;
+		}
+	}
+	store_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+int catalog_get(store_conn *c, enum catalog_kind kind, int64_t id, catalog_cb cb, void *ctx,
+		tt_error *err)
+{
+	store_stmt *st;
+
+	if (kind == CATALOG_CLIENTS)
+		st = store_query(c, err,
+				 "SELECT id, name, 0, NULL, status, 0, created_by_import_id, description,"
+				 " contact_person, email, phone, address, default_hourly_rate, custom_fields"
+				 " FROM clients WHERE id = ?", "i", id);
+	else if (kind == CATALOG_PROJECTS)
+		st = store_query(c, err,
+				 "SELECT p.id, p.name, p.client_id, cl.name, p.status, p.billable,"
+				 " p.created_by_import_id FROM projects p JOIN clients cl ON cl.id = p.client_id"
+				 " WHERE p.id = ?", "i", id);
+	else
+		return tt_error_set(err, TT_EINTERNAL, NULL, NULL, "catalog_get: unsupported kind");
+	return walk_catalog(st, kind, cb, ctx, err);
+}
+
+int catalog_id_exists(store_conn *c, const char *table, int64_t id, bool *found, tt_error *err)
+{
+	static const char *const tables[] = { "clients", "projects", "tasks", "users", "tags", NULL };
+	char sql[64];
+	int64_t one = 0;
+	int rc;
+
+	*found = false;
+	for (const char *const *t = tables; *t; t++) {
+		if (strcmp(*t, table))
+			continue;
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE id = ?", *t);
+		rc = store_query_int64(c, err, &one, sql, "i", id);
+		if (rc < 0)
+			return rc;
+		*found = rc == STORE_ROW;
+		return 0;
+	}
+	return tt_error_set(err, TT_EINTERNAL, NULL, NULL, "catalog_id_exists: unknown table");
+}
+
 int catalog_list(store_conn *c, enum catalog_kind kind, int64_t parent_id, catalog_cb cb,
 		 void *ctx, tt_error *err)
 {
 	store_stmt *st;
-	int rc;
 
 	switch (kind) {
 	case CATALOG_CLIENTS:
@@ -771,37 +850,7 @@ int catalog_list(store_conn *c, enum catalog_kind kind, int64_t parent_id, catal
 		assert(!"unknown catalogue");
 		return TT_EINTERNAL;
 	}
-	if (!st)
-		return err ? err->rc : TT_EIO;
-	while ((rc = store_step(st, err)) == STORE_ROW) {
-		catalog_rec r = {
-			.id = store_col_int64(st, 0),
-			.name = store_col_text(st, 1),
-			.parent_id = store_col_int64(st, 2),
-			.parent_name = opt_text(st, 3),
-			.status = store_col_text(st, 4),
-			.billable = store_col_bool(st, 5),
-			.created_by_import_id = store_col_int64(st, 6),
-		};
-
-		if (kind == CATALOG_CLIENTS) {
-			r.description = opt_text(st, 7);
-			r.contact_person = opt_text(st, 8);
-			r.email = opt_text(st, 9);
-			r.phone = opt_text(st, 10);
-			r.address = opt_text(st, 11);
-			r.default_hourly_rate = opt_text(st, 12);
-			r.custom_fields = opt_text(st, 13);
-		}
-		int stop = cb(ctx, &r);
-
-		if (stop) {
-			store_stmt_done(st);
-			return stop;
-		}
-	}
-	store_stmt_done(st);
-	return rc < 0 ? rc : 0;
+	return walk_catalog(st, kind, cb, ctx, err);
 }
 
 int entries_same_exists(store_conn *c, const entry_input *in, bool *found, tt_error *err)
@@ -831,5 +880,45 @@ int catalog_project_ids_by_name(store_conn *c, const char *name,
 	while ((rc = store_step(st, err)) == STORE_ROW)
 		cb(ctx, store_col_int64(st, 0));
 	store_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+int catalog_client_match(store_conn *c, const struct client_fields *f, bool by_name, bool by_email,
+			 bool by_phone, bool by_contact, bool *found, tt_error *err)
+{
+	int64_t one = 0;
+	int rc = store_query_int64(
+		c, err, &one,
+		"SELECT 1 FROM clients WHERE (? = 0 OR name = ?)"
+		" AND (? = 0 OR lower(COALESCE(email, '')) = lower(?))"
+		" AND (? = 0 OR lower(COALESCE(phone, '')) = lower(?))"
+		" AND (? = 0 OR lower(COALESCE(contact_person, '')) = lower(?)) LIMIT 1",
+		"isisisis", (int64_t)by_name, f->name ? f->name : "", (int64_t)by_email,
+		f->email ? f->email : "", (int64_t)by_phone, f->phone ? f->phone : "",
+		(int64_t)by_contact, f->contact_person ? f->contact_person : "");
+
+	if (rc < 0)
+		return rc;
+	*found = rc == STORE_ROW;
+	return 0;
+}
+
+static const char *or_null(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+int catalog_client_insert(store_conn *c, const struct client_fields *f, int64_t import_id,
+			  tt_error *err)
+{
+	int rc = store_run(c, err,
+			   "INSERT INTO clients (name, description, contact_person, email, phone, address,"
+			   " default_hourly_rate, status, custom_fields, created_by_import_id, created_at)"
+			   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			   "sssssssssni", f->name, or_null(f->description), or_null(f->contact_person),
+			   or_null(f->email), or_null(f->phone), or_null(f->address),
+			   or_null(f->default_hourly_rate), f->status && *f->status ? f->status : "active",
+			   or_null(f->custom_fields), import_id, store_now());
+
 	return rc < 0 ? rc : 0;
 }

@@ -164,6 +164,29 @@ enum catalog_kind { CATALOG_CLIENTS, CATALOG_PROJECTS, CATALOG_TASKS, CATALOG_TA
 int catalog_list(store_conn *c, enum catalog_kind kind, int64_t parent_id, catalog_cb cb,
 		 void *ctx, tt_error *err);
 
+/* A client's fields as a clients import gives them (NULL or "" = none). */
+struct client_fields {
+	const char *name, *description, *contact_person, *email, *phone, *address;
+	const char *default_hourly_rate, *status, *custom_fields; /* custom_fields: JSON text */
+};
+
+/*
+ * Whether a client matches f on the chosen fields: by_name (exact),
+ * by_email, by_phone, by_contact (case-insensitive; missing counts as "").
+ */
+int catalog_client_match(store_conn *c, const struct client_fields *f, bool by_name, bool by_email,
+			 bool by_phone, bool by_contact, bool *found, tt_error *err);
+/* Inserts a client with every field; TT_ECONFLICT when the name exists. */
+int catalog_client_insert(store_conn *c, const struct client_fields *f, int64_t import_id,
+			  tt_error *err);
+
+/* Calls cb once for client or project id (nothing when it does not exist). */
+int catalog_get(store_conn *c, enum catalog_kind kind, int64_t id, catalog_cb cb, void *ctx,
+		tt_error *err);
+
+/* Whether row id exists in table ("clients", "projects", "tasks", "users" or "tags"). */
+int catalog_id_exists(store_conn *c, const char *table, int64_t id, bool *found, tt_error *err);
+
 /* ASCII lower-casing used for case-insensitive keys (tags). */
 void catalog_name_key(const char *name, char *out, size_t size);
 

@@ -179,6 +179,7 @@ struct thread_arg {
 	int rows;
 	int failures;
 	store_conn *conn;
+	pthread_barrier_t *all_connected; /* so the connections all exist at once */
 };
 
 static void *writer(void *p)
@@ -188,6 +189,7 @@ static void *writer(void *p)
 
 	tt_error_init(&err);
 	a->conn = store_conn_get(a->s, &err);
+	pthread_barrier_wait(a->all_connected);
 	for (int i = 0; i < a->rows; i++) {
 		if (store_begin(a->conn, STORE_TX_WRITE, &err) ||
 		    store_run(a->conn, &err, "INSERT INTO counter (n) VALUES (?)", "i", (int64_t)i) ||
@@ -203,23 +205,29 @@ static void test_threads_own_connections(void **state)
 {
 	struct fx *f = *state;
 	struct thread_arg args[4];
+	pthread_barrier_t barrier;
 	pthread_t th[4];
 	int64_t n = 0;
 	tt_error err;
 
 	tt_error_init(&err);
+	pthread_barrier_init(&barrier, NULL, 4);
 	assert_int_equal(store_exec(f->c, "CREATE TABLE counter (n INTEGER)", &err), 0);
 	for (int i = 0; i < 4; i++) {
-		args[i] = (struct thread_arg){ f->s, 200, 0, NULL };
+		args[i] = (struct thread_arg){ f->s, 200, 0, NULL, &barrier };
 		pthread_create(&th[i], NULL, writer, &args[i]);
 	}
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&barrier);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(args[i].failures, 0);
 		assert_ptr_not_equal(args[i].conn, f->c);
 	}
-	assert_ptr_not_equal(args[0].conn, args[1].conn);
+	/* distinct while all were alive (the barrier), so a per-thread connection each */
+	for (int i = 0; i < 4; i++)
+		for (int k = i + 1; k < 4; k++)
+			assert_ptr_not_equal(args[i].conn, args[k].conn);
 	store_query_int64(f->c, &err, &n, "SELECT COUNT(*) FROM counter", "");
 	assert_int_equal(n, 800);
 }
