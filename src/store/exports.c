@@ -183,18 +183,16 @@ int exports_history(store_conn *c, int64_t user_id, int64_t limit, int64_t offse
 	store_stmt *st;
 	int rc;
 
-	rc = user_id ? store_query_int64(c, err, total,
-					 "SELECT COUNT(*) FROM data_exports WHERE user_id = ?", "i", user_id)
-		     : store_query_int64(c, err, total, "SELECT COUNT(*) FROM data_exports", "");
+	/* user_id 0: everyone's */
+	rc = store_query_int64(c, err, total,
+			       "SELECT COUNT(*) FROM data_exports WHERE (? = 0 OR user_id = ?)", "ii",
+			       user_id, user_id);
 	if (rc < 0)
 		return rc;
-	st = user_id ? store_query(c, err,
-				   "SELECT " EXPORT_COLS " FROM data_exports WHERE user_id = ?"
-				   " ORDER BY id DESC LIMIT ? OFFSET ?",
-				   "iii", user_id, limit, offset)
-		     : store_query(c, err,
-				   "SELECT " EXPORT_COLS " FROM data_exports ORDER BY id DESC LIMIT ? OFFSET ?",
-				   "ii", limit, offset);
+	st = store_query(c, err,
+			 "SELECT " EXPORT_COLS " FROM data_exports WHERE (? = 0 OR user_id = ?)"
+			 " ORDER BY id DESC LIMIT ? OFFSET ?",
+			 "iiii", user_id, user_id, limit, offset);
 	if (!st)
 		return err ? err->rc : TT_EIO;
 	while ((rc = store_step(st, err)) == STORE_ROW) {

@@ -199,19 +199,16 @@ int imports_history(store_conn *c, int64_t user_id, int64_t limit, int64_t offse
 	store_stmt *st;
 	int rc;
 
-	rc = user_id ? store_query_int64(c, err, total,
-					 "SELECT COUNT(*) FROM data_imports WHERE user_id = ?", "i", user_id)
-		     : store_query_int64(c, err, total, "SELECT COUNT(*) FROM data_imports", "");
+	/* user_id 0: everyone's */
+	rc = store_query_int64(c, err, total,
+			       "SELECT COUNT(*) FROM data_imports WHERE (? = 0 OR user_id = ?)", "ii",
+			       user_id, user_id);
 	if (rc < 0)
 		return rc;
-	st = user_id ? store_query(c, err,
-				   "SELECT " IMPORT_COLS " FROM data_imports i JOIN users u ON u.id = i.user_id"
-				   " WHERE i.user_id = ? ORDER BY i.id DESC LIMIT ? OFFSET ?",
-				   "iii", user_id, limit, offset)
-		     : store_query(c, err,
-				   "SELECT " IMPORT_COLS " FROM data_imports i JOIN users u ON u.id = i.user_id"
-				   " ORDER BY i.id DESC LIMIT ? OFFSET ?",
-				   "ii", limit, offset);
+	st = store_query(c, err,
+			 "SELECT " IMPORT_COLS " FROM data_imports i JOIN users u ON u.id = i.user_id"
+			 " WHERE (? = 0 OR i.user_id = ?) ORDER BY i.id DESC LIMIT ? OFFSET ?",
+			 "iiii", user_id, user_id, limit, offset);
 	if (!st)
 		return err ? err->rc : TT_EIO;
 	while ((rc = store_step(st, err)) == STORE_ROW) {
